@@ -1,0 +1,59 @@
+//! Weasel's user interface: components, routes and the server functions they
+//! call. Compiled twice: with `ssr` into the server, with `hydrate` into the
+//! browser's WebAssembly. Server-only code lives behind `ssr` (see `ports`),
+//! so no database or AWS crate can ever reach the wasm bundle.
+
+pub mod api;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod ports;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+/// Name of the generated JS/wasm/CSS files under `/pkg` (also cargo-leptos' `name`).
+pub const OUTPUT_NAME: &str = "weasel";
+
+/// The HTML document around the application, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="ko">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Meta name="description" content="Weasel — 시험 문제를 올리면 정답부터, 그다음 풀이를 단계별로 알려 주는 AI 튜터"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Weasel".to_string() } else { format!("{page} · Weasel") }
+        }/>
+        <Router>
+            <pages::Layout>
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=pages::Home/>
+                </Routes>
+            </pages::Layout>
+        </Router>
+    }
+}

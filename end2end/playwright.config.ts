@@ -1,0 +1,54 @@
+import { defineConfig } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+// scripts/test.sh passes these; the defaults suit `npx playwright test` after a build.
+const port = Number(process.env.WEASEL_E2E_PORT ?? 3137);
+const baseURL = `http://127.0.0.1:${port}`;
+const targetDir = resolve(__dirname, '..', process.env.CARGO_TARGET_DIR ?? 'target');
+const serverBin = process.env.WEASEL_SERVER_BIN ?? join(targetDir, 'debug', 'weasel-server');
+const siteRoot = process.env.WEASEL_SITE_ROOT ?? join(targetDir, 'site');
+// A fresh database for every run; set once so the workers share the server's.
+process.env.WEASEL_E2E_DATA ??= mkdtempSync(join(tmpdir(), 'weasel-e2e-'));
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  workers: 2,
+  forbidOnly: true,
+  reporter: [['list']],
+  outputDir: join(targetDir, 'playwright-results'),
+  use: {
+    baseURL,
+    browserName: 'chromium',
+    locale: 'ko-KR',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      // Debian's Chromium: Playwright must never download a browser here.
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    },
+  },
+  webServer: {
+    command: serverBin,
+    url: `${baseURL}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    env: {
+      WEASEL_ADDR: `127.0.0.1:${port}`,
+      WEASEL_DATA_DIR: process.env.WEASEL_E2E_DATA,
+      WEASEL_SITE_ROOT: siteRoot,
+      RUST_LOG: 'info',
+    },
+  },
+});

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs everything Weasel needs to build and run (and, with --test, to
+# test). Idempotent: what is already there is checked, not reinstalled.
+#
+#   scripts/setup.sh          # run: Rust wasm target, wasm-bindgen, wasm-opt
+#   scripts/setup.sh --test   # also Chromium, PostgreSQL, Playwright
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+for_tests=false
+[ "${1:-}" = "--test" ] && for_tests=true
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+apt_updated=false
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "please install: ${missing[*]}"
+  note "installing Debian packages: ${missing[*]}"
+  if ! $apt_updated; then as_root apt-get update -qq; apt_updated=true; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+step "Rust toolchain"
+command -v rustup >/dev/null || die "rustup is missing: install it from https://rustup.rs, then run this again"
+command -v cc >/dev/null || apt_install build-essential
+command -v pkg-config >/dev/null || apt_install pkg-config
+select_toolchain
+if [ -z "${RUSTUP_TOOLCHAIN:-}" ] && ! ls "$(rustc --print sysroot)"/lib/rustlib/wasm32-unknown-unknown/lib/libstd-*.rlib >/dev/null 2>&1; then
+  if timeout 300 rustup target add wasm32-unknown-unknown; then
+    note "wasm32 target installed with rustup"
+  else
+    note "rustup cannot download the wasm32 target here; building it for Debian's Rust"
+    "$ROOT/scripts/setup-debian-wasm.sh"
+    select_toolchain
+  fi
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt 2>/dev/null || true
+note "$(rustc --version) (${RUSTUP_TOOLCHAIN:-rustup default})"
+
+step "wasm-bindgen CLI"
+want="$(locked_wasm_bindgen_version)"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')"
+if [ "$have" != "$want" ]; then
+  note "installing wasm-bindgen-cli $want (found: ${have:-none}); takes a few minutes"
+  # No --locked: the registry mirror may lack a version its lock file names.
+  cargo install wasm-bindgen-cli --version "$want" --quiet
+fi
+note "wasm-bindgen $want"
+
+step "npm build tools (wasm-opt)"
+command -v npm >/dev/null || apt_install nodejs npm
+if [ ! -x "$ROOT/tools/node_modules/.bin/wasm-opt" ]; then
+  (cd "$ROOT/tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+note "$("$ROOT/tools/node_modules/.bin/wasm-opt" --version)"
+
+if $for_tests; then
+  step "Chromium, PostgreSQL and Playwright"
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  command -v psql >/dev/null || apt_install postgresql postgresql-client
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    note "starting PostgreSQL"
+    for version in $(ls /etc/postgresql 2>/dev/null); do
+      as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+    for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL is not reachable on 127.0.0.1:5432"
+  fi
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] ||
+    [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then
+    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  note "$(/usr/bin/chromium --version 2>/dev/null), Playwright $(cd "$ROOT/end2end" && npx --no-install playwright --version)"
+fi

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up whatever is missing, then runs every check and test Weasel has:
+# formatting, clippy for the server and the browser builds, unit and
+# integration tests on SQLite and PostgreSQL, and Playwright in Chromium.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+started=$SECONDS
+
+"$ROOT/scripts/setup.sh" --test
+select_toolchain
+cd "$ROOT"
+
+step "cargo fmt"
+cargo fmt --all -- --check
+
+# Never one clippy run for the whole workspace: that would enable the `ssr`
+# and `hydrate` features of the app together.
+step "clippy: server (ssr)"
+cargo clippy --locked -p weasel-server -p weasel-app --all-targets -- -D warnings
+step "clippy: browser (hydrate, wasm32)"
+cargo clippy --locked -p weasel-frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "unit and integration tests (SQLite and PostgreSQL)"
+cargo test --locked -p weasel-server -p weasel-app
+
+"$ROOT/scripts/build-site.sh"
+
+step "end to end: Playwright in Chromium"
+(cd end2end && npx --no-install tsc -p .)
+port="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+(
+  cd end2end
+  WEASEL_E2E_PORT="$port" WEASEL_SERVER_BIN="$TARGET_DIR/debug/weasel-server" WEASEL_SITE_ROOT="$SITE_ROOT" \
+    npx --no-install playwright test
+)
+
+step "all tests passed in $((SECONDS - started)) s"

@@ -1,0 +1,274 @@
+//! Typed configuration, read once from environment variables at startup.
+//!
+//! Every setting has a documented default (README, "Configuration"), so a
+//! fresh checkout runs with no configuration at all. A bad value stops the
+//! server before it binds a port, naming the variable but never echoing a
+//! value that may hold a secret.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
+
+use url::Url;
+
+#[derive(Clone)]
+pub struct Settings {
+    pub listen_addr: SocketAddr,
+    /// The URL users reach the app at; decides cookie `Secure` and redirects.
+    pub public_url: Url,
+    pub database: DatabaseSettings,
+    /// Directory holding `pkg/` (wasm, JS, CSS) and the public assets.
+    pub site_root: PathBuf,
+    pub log: LogSettings,
+    pub environment: Environment,
+}
+
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`; may hold a password, so it is never
+    /// printed as is (see [`redact_url`]).
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info,weasel_server=debug`.
+    pub filter: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads settings through `lookup`, so tests can pass a map instead of
+    /// mutating the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let environment = match lookup("WEASEL_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(problem(
+                    "WEASEL_ENV",
+                    format!("'{other}' is not one of: development, production"),
+                ));
+            }
+        };
+
+        // cargo-leptos passes the address and site root as LEPTOS_* variables.
+        let listen_addr = parse(
+            "WEASEL_ADDR",
+            lookup("WEASEL_ADDR").or_else(|| lookup("LEPTOS_SITE_ADDR")),
+            "127.0.0.1:3000",
+            "a socket address such as 127.0.0.1:3000 or 0.0.0.0:8080",
+        )?;
+        let public_url = match lookup("WEASEL_PUBLIC_URL") {
+            Some(raw) => parse_public_url(&raw)?,
+            None => Url::parse(&format!("http://{}/", browsable(listen_addr)))
+                .expect("a socket address always forms a valid URL"),
+        };
+
+        let data_dir = PathBuf::from(lookup("WEASEL_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let url = match lookup("DATABASE_URL") {
+            Some(url) => url,
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("weasel.db").display()),
+        };
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+            // The value is not echoed: it may carry a password.
+            return Err(problem(
+                "DATABASE_URL",
+                "must start with sqlite: or postgres:// (value not shown, it may hold a password)".into(),
+            ));
+        }
+        let max_connections = parse(
+            "WEASEL_DB_MAX_CONNECTIONS",
+            lookup("WEASEL_DB_MAX_CONNECTIONS"),
+            "10",
+            "a whole number of connections, at least 1",
+        )?;
+        if max_connections == 0 {
+            return Err(problem("WEASEL_DB_MAX_CONNECTIONS", "must be at least 1".into()));
+        }
+
+        let site_root = PathBuf::from(
+            lookup("WEASEL_SITE_ROOT")
+                .or_else(|| lookup("LEPTOS_SITE_ROOT"))
+                .unwrap_or_else(|| "target/site".into()),
+        );
+
+        let format = match lookup("WEASEL_LOG_FORMAT").as_deref() {
+            None | Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(problem("WEASEL_LOG_FORMAT", format!("'{other}' is not one of: pretty, json")));
+            }
+        };
+        let filter = lookup("RUST_LOG").unwrap_or_else(|| "info,weasel_server=debug,tower_http=info".into());
+
+        Ok(Settings {
+            listen_addr,
+            public_url,
+            database: DatabaseSettings { url, max_connections },
+            site_root,
+            log: LogSettings { format, filter },
+            environment,
+        })
+    }
+}
+
+fn problem(variable: &'static str, problem: String) -> ConfigError {
+    ConfigError { variable, problem }
+}
+
+fn parse<T: FromStr>(
+    variable: &'static str,
+    raw: Option<String>,
+    default: &str,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    let raw = raw.unwrap_or_else(|| default.to_string());
+    raw.trim()
+        .parse()
+        .map_err(|_| problem(variable, format!("'{raw}' is not {expected}")))
+}
+
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| problem("WEASEL_PUBLIC_URL", format!("'{raw}' is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(problem(
+            "WEASEL_PUBLIC_URL",
+            format!("'{raw}' must be an http:// or https:// URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+/// The address a browser on this machine can open: 0.0.0.0 is not one.
+fn browsable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
+/// The URL with any password replaced by `***`, safe to log.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "<unparsable URL>".into(),
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen_addr", &self.listen_addr)
+            .field("public_url", &self.public_url.as_str())
+            .field("database", &self.database)
+            .field("site_root", &self.site_root)
+            .field("log", &self.log)
+            .field("environment", &self.environment)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(s.database.url, "sqlite://data/weasel.db?mode=rwc");
+        assert_eq!(s.log.format, LogFormat::Pretty);
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.site_root, PathBuf::from("target/site"));
+    }
+
+    #[test]
+    fn wildcard_address_gives_a_browsable_public_url() {
+        let s = settings(&[("WEASEL_ADDR", "0.0.0.0:8080")]).unwrap();
+        assert_eq!(s.public_url.as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn cargo_leptos_variables_are_honoured_but_ours_win() {
+        let s = settings(&[("LEPTOS_SITE_ADDR", "127.0.0.1:4000"), ("LEPTOS_SITE_ROOT", "site")]).unwrap();
+        assert_eq!(s.listen_addr.port(), 4000);
+        assert_eq!(s.site_root, PathBuf::from("site"));
+        let s = settings(&[("LEPTOS_SITE_ADDR", "127.0.0.1:4000"), ("WEASEL_ADDR", "127.0.0.1:5000")]).unwrap();
+        assert_eq!(s.listen_addr.port(), 5000);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = settings(&[("WEASEL_ADDR", "localhost")]).unwrap_err();
+        assert_eq!(err.variable, "WEASEL_ADDR");
+        assert!(err.to_string().contains("'localhost' is not a socket address"), "{err}");
+
+        assert_eq!(settings(&[("WEASEL_LOG_FORMAT", "xml")]).unwrap_err().variable, "WEASEL_LOG_FORMAT");
+        assert_eq!(settings(&[("WEASEL_ENV", "staging")]).unwrap_err().variable, "WEASEL_ENV");
+        assert_eq!(settings(&[("WEASEL_DB_MAX_CONNECTIONS", "0")]).unwrap_err().variable, "WEASEL_DB_MAX_CONNECTIONS");
+        assert_eq!(settings(&[("WEASEL_PUBLIC_URL", "ftp://x")]).unwrap_err().variable, "WEASEL_PUBLIC_URL");
+    }
+
+    #[test]
+    fn a_bad_database_url_is_rejected_without_echoing_it() {
+        let err = settings(&[("DATABASE_URL", "mysql://me:hunter2@db/weasel")]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn passwords_never_reach_debug_output() {
+        let s = settings(&[("DATABASE_URL", "postgres://weasel:hunter2@db:5432/weasel")]).unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("postgres://weasel:***@db:5432/weasel"), "{printed}");
+    }
+}

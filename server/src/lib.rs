@@ -1,0 +1,9 @@
+//! The Weasel server: configuration, storage, HTTP wiring. `main` and the
+//! integration tests both start the application through [`startup::Application`],
+//! so the tests exercise exactly what runs in production.
+
+pub mod config;
+pub mod health;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,67 @@
+use std::process::ExitCode;
+
+use weasel_server::{config::Settings, startup::Application, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A `.env` file in the working directory is honoured (development); real
+    // environment variables always win over it.
+    let _ = dotenvy::dotenv();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("weasel: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    tracing::debug!(?settings, "configuration");
+
+    let app = match Application::build(&settings).await {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!(error = %err, "startup failed");
+            eprintln!("weasel: startup failed: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut url = settings.public_url.clone();
+    if settings.listen_addr.port() == 0 {
+        let _ = url.set_port(Some(app.local_addr().port()));
+    }
+    tracing::info!(addr = %app.local_addr(), "Weasel is ready at {url}");
+
+    match app.run_until(shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("shut down cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "server stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM (what Kubernetes sends before killing a pod).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,265 @@
+//! Persistence on SQLite (the embedded default) or PostgreSQL (for several
+//! replicas), chosen at runtime by the database URL.
+//!
+//! Each backend owns its migrations (`migrations/sqlite`, `migrations/postgres`),
+//! embedded in the binary and run at startup. Queries are written once in the
+//! SQL both backends accept (`$1` placeholders, `RETURNING`) and run on either
+//! pool through [`on_pool!`]; only what truly differs is written per backend.
+
+mod model;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+pub use model::*;
+
+use crate::config::DatabaseSettings;
+
+#[derive(Clone, Debug)]
+pub enum Storage {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("cannot prepare the database directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Runs `$body` with `$pool` bound to whichever pool `$storage` holds. The body
+/// is compiled once per backend, so a query that one backend's driver cannot
+/// type-check fails the build rather than production.
+macro_rules! on_pool {
+    ($storage:expr, $pool:ident => $body:expr) => {
+        match $storage {
+            Storage::Sqlite($pool) => $body,
+            Storage::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Storage {
+    /// Connects (creating a SQLite file and its directory if needed) and
+    /// brings the schema up to date.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self> {
+        let storage = if settings.url.starts_with("sqlite:") {
+            Storage::Sqlite(connect_sqlite(settings).await?)
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&settings.url)
+                .await?;
+            Storage::Postgres(pool)
+        };
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        // On PostgreSQL the migrator holds an advisory lock, so replicas
+        // starting together do not race.
+        match self {
+            Storage::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Storage::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn kind(&self) -> app::api::DatabaseKind {
+        match self {
+            Storage::Sqlite(_) => app::api::DatabaseKind::Sqlite,
+            Storage::Postgres(_) => app::api::DatabaseKind::Postgres,
+        }
+    }
+
+    /// One round trip to the database, for `/readyz`.
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+async fn connect_sqlite(settings: &DatabaseSettings) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(&settings.url)?
+        .create_if_missing(true)
+        .foreign_keys(true)
+        // WAL lets readers proceed while an answer is being written.
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5));
+    let file = options.get_filename();
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_dir(dir)?;
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| StorageError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
+/// Turns a unique-constraint violation into [`StorageError::Conflict`].
+fn conflict_on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
+    move |err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what),
+        _ => StorageError::Database(err),
+    }
+}
+
+/// Milliseconds since the Unix epoch, the unit every timestamp column uses.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Storage {
+    pub async fn create_user(&self, new: &NewUser<'_>) -> Result<User> {
+        let now = now_millis();
+        on_pool!(self, pool => sqlx::query_as::<_, User>(
+            "INSERT INTO users (email, display_name, password_hash, created_at)
+             VALUES ($1, $2, $3, $4)
+             RETURNING id, email, display_name, created_at",
+        )
+        .bind(new.email)
+        .bind(new.display_name)
+        .bind(new.password_hash)
+        .bind(now)
+        .fetch_one(pool)
+        .await)
+        .map_err(conflict_on_unique("an account with this email"))
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(
+            "SELECT id, email, display_name, created_at FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Deletes the user; conversations and messages go with it (ON DELETE CASCADE).
+    pub async fn delete_user(&self, user: UserId) -> Result<()> {
+        let done = on_pool!(self, pool => sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user)
+            .execute(pool)
+            .await)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    pub async fn create_conversation(&self, user: UserId, subject: Subject, title: &str) -> Result<Conversation> {
+        let now = now_millis();
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(
+            "INSERT INTO conversations (user_id, title, subject, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4)
+             RETURNING id, user_id, title, subject, created_at, updated_at",
+        )
+        .bind(user)
+        .bind(title)
+        .bind(subject)
+        .bind(now)
+        .fetch_one(pool)
+        .await)?)
+    }
+
+    /// The conversation if it exists AND belongs to `user`: another user's
+    /// conversation is indistinguishable from a missing one.
+    pub async fn conversation(&self, user: UserId, id: ConversationId) -> Result<Option<Conversation>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(
+            "SELECT id, user_id, title, subject, created_at, updated_at
+             FROM conversations WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id)
+        .bind(user)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// The user's conversations, most recent activity first.
+    pub async fn conversations(&self, user: UserId, limit: u32) -> Result<Vec<Conversation>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(
+            "SELECT id, user_id, title, subject, created_at, updated_at
+             FROM conversations WHERE user_id = $1
+             ORDER BY updated_at DESC, id DESC LIMIT $2",
+        )
+        .bind(user)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Appends a message and marks the conversation active, atomically.
+    pub async fn append_message(&self, conversation: ConversationId, new: &NewMessage<'_>) -> Result<Message> {
+        let now = now_millis();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(conversation)
+                .execute(&mut *tx)
+                .await?;
+            if touched.rows_affected() == 0 {
+                return Err(StorageError::NotFound("conversation"));
+            }
+            let message = sqlx::query_as::<_, Message>(
+                "INSERT INTO messages (conversation_id, role, content, status, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 RETURNING id, conversation_id, role, content, status, created_at",
+            )
+            .bind(conversation)
+            .bind(new.role)
+            .bind(new.content)
+            .bind(new.status)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(message)
+        })
+    }
+
+    pub async fn messages(&self, conversation: ConversationId) -> Result<Vec<Message>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Message>(
+            "SELECT id, conversation_id, role, content, status, created_at
+             FROM messages WHERE conversation_id = $1 ORDER BY id",
+        )
+        .bind(conversation)
+        .fetch_all(pool)
+        .await)?)
+    }
+}

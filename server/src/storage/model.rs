@@ -1,0 +1,83 @@
+//! Rows as typed values. Ids are distinct types so a conversation id can never
+//! be passed where a user id is expected; enums only hold the values the
+//! schema's CHECK constraints allow.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($name:ident) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+        #[sqlx(transparent)]
+        pub struct $name(pub i64);
+    };
+}
+id_type!(UserId);
+id_type!(ConversationId);
+id_type!(MessageId);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Subject {
+    Korean,
+    English,
+    Math,
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// Where an answer stands; see the solve flow for the transitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum MessageStatus {
+    Streaming,
+    Complete,
+    Stopped,
+    Failed,
+    Interrupted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: Option<&'a str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub user_id: UserId,
+    pub title: String,
+    pub subject: Subject,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub role: Role,
+    pub content: String,
+    pub status: MessageStatus,
+    pub created_at: i64,
+}
+
+pub struct NewMessage<'a> {
+    pub role: Role,
+    pub content: &'a str,
+    pub status: MessageStatus,
+}

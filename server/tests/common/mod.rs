@@ -1,0 +1,170 @@
+//! Test support: fresh databases on both backends and the real application
+//! started on a random port.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::{future::Future, net::SocketAddr, path::Path};
+
+use sqlx::{Connection, Executor, PgConnection};
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+use weasel_server::{
+    config::{DatabaseSettings, Settings},
+    startup::Application,
+    storage::Storage,
+};
+
+/// Where the tests create (and drop) their PostgreSQL databases.
+pub fn postgres_admin_url() -> String {
+    std::env::var("WEASEL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// A database that exists for one test only.
+pub struct TestDatabase {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                // A nested directory checks that the server creates it.
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("nested/weasel.db").display());
+                TestDatabase { url, pg_name: None, _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                let name = format!("weasel_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = postgres_admin_url();
+                let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {admin} is needed by the tests (set WEASEL_TEST_POSTGRES_URL): {e}")
+                });
+                conn.execute(format!(r#"CREATE DATABASE "{name}" ENCODING 'UTF8' TEMPLATE template0"#).as_str())
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin).expect("admin URL");
+                url.set_path(&name);
+                TestDatabase { url: url.to_string(), pg_name: Some(name), _dir: None }
+            }
+        }
+    }
+
+    pub fn settings(&self) -> DatabaseSettings {
+        DatabaseSettings { url: self.url.clone(), max_connections: 5 }
+    }
+
+    pub async fn storage(&self) -> Storage {
+        Storage::connect(&self.settings()).await.expect("connect to test database")
+    }
+
+}
+
+/// Dropping the value drops the PostgreSQL database, on a thread of its own
+/// because `Drop` cannot await; so a failing test leaves nothing behind.
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else { return };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&postgres_admin_url()).await?;
+                conn.execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            })
+            .map_err(std::io::Error::other)
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop a test database: {dropped:?}");
+        }
+    }
+}
+
+/// Runs `test` once per backend, each on a fresh database that is dropped
+/// afterwards even when the test fails.
+pub async fn on_each_backend<F, Fut>(test: F)
+where
+    F: Fn(Backend, Storage) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    for backend in BACKENDS {
+        let db = TestDatabase::create(backend).await;
+        let storage = db.storage().await;
+        let outcome = tokio::spawn(test(backend, storage.clone())).await;
+        storage.close().await;
+        drop(db);
+        if let Err(err) = outcome {
+            eprintln!("failed on {backend:?}");
+            std::panic::resume_unwind(err.into_panic());
+        }
+    }
+}
+
+/// The real application, serving on a random port until dropped or stopped.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub database: Option<TestDatabase>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let database = TestDatabase::create(backend).await;
+        let settings = test_settings(&database.url, Path::new("target/site"));
+        let app = Application::build(&settings).await.expect("application starts");
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestApp { addr, client, database: Some(database), stop: Some(stop), server: Some(server) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// Stops the server gracefully and drops its database.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
+        self.database.take();
+    }
+}
+
+pub fn test_settings(database_url: &str, site_root: &Path) -> Settings {
+    let database_url = database_url.to_string();
+    let site_root = site_root.display().to_string();
+    Settings::from_lookup(move |name| match name {
+        "WEASEL_ADDR" => Some("127.0.0.1:0".into()),
+        "DATABASE_URL" => Some(database_url.clone()),
+        "WEASEL_SITE_ROOT" => Some(site_root.clone()),
+        _ => None,
+    })
+    .expect("test settings")
+}

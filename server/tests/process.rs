@@ -1,0 +1,72 @@
+//! The compiled binary: configuration errors and graceful shutdown.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_weasel-server");
+
+fn command(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BINARY);
+    // A clean environment: only what each test sets, nothing from the developer's shell or .env.
+    cmd.env_clear().current_dir(dir).env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd
+}
+
+#[test]
+fn a_bad_setting_stops_startup_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(dir.path())
+        .env("WEASEL_ADDR", "not-an-address")
+        .env("DATABASE_URL", "postgres://weasel:s3cret-pw@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("WEASEL_ADDR") && stderr.contains("not-an-address"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"));
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path())
+        .env("WEASEL_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = String::new();
+    let url = loop {
+        let line = lines.next().expect("server printed its URL").unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(at) = line.find("Weasel is ready at ") {
+            break line[at + "Weasel is ready at ".len()..].trim().to_string();
+        }
+    };
+    assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0/"), "{url}");
+    // The default SQLite database was created under ./data.
+    assert!(dir.path().join("data/weasel.db").exists());
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    for line in lines {
+        log.push_str(&line.unwrap());
+        log.push('\n');
+    }
+    assert!(log.contains("shut down cleanly"), "{log}");
+}
