@@ -48,7 +48,7 @@ export default defineConfig({
       WEASEL_ADDR: `127.0.0.1:${port}`,
       WEASEL_DATA_DIR: process.env.WEASEL_E2E_DATA,
       WEASEL_SITE_ROOT: siteRoot,
-      RUST_LOG: 'info',
+      RUST_LOG: 'warn',
     },
   },
 });

@@ -16,6 +16,7 @@ cargo build --locked -p weasel-frontend --target wasm32-unknown-unknown --profil
 step "site -> $SITE_ROOT"
 staging="$(mktemp -d "$TARGET_DIR/site-staging.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
+chmod 755 "$staging"
 mkdir -p "$staging/pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$staging/pkg" --out-name "$name" "$wasm_in"
 "$ROOT/tools/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \

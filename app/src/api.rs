@@ -29,7 +29,7 @@ pub struct ServiceStatus {
 
 /// Asks the server whether it and its database are healthy.
 #[server(prefix = "/api", endpoint = "status")]
-pub async fn service_status() -> Result<ServiceStatus, ServerFnError> {
+pub async fn check_status() -> Result<ServiceStatus, ServerFnError> {
     let services = crate::ports::services()?;
     Ok(services.health.status().await)
 }

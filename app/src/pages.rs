@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{ServiceStatus, service_status};
+use crate::api::{ServiceStatus, check_status};
 
 /// Header, main area and status footer shared by every page.
 #[component]
@@ -31,7 +31,10 @@ pub fn Layout(children: Children) -> impl IntoView {
 /// The subjects a student can pick; each later gets its own system prompt.
 const SUBJECTS: [(&str, &str); 4] = [
     ("국어", "지문과 문제를 붙여넣으세요. 정답부터 알려 드릴게요."),
-    ("영어", "Paste the passage and the question. The answer comes first."),
+    (
+        "영어",
+        "Paste the passage and the question. The answer comes first.",
+    ),
     ("수학", "수학 문제를 입력하세요. 수식은 $x^2$처럼 써도 돼요."),
     ("기타", "어떤 과목이든 문제를 붙여넣으세요."),
 ];
@@ -73,7 +76,7 @@ pub fn Home() -> impl IntoView {
 #[component]
 fn StatusFooter() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
-    let status = Resource::new(move || refresh.get(), |_| service_status());
+    let status = Resource::new(move || refresh.get(), |_| check_status());
 
     view! {
         <footer class="app-footer">

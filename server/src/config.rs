@@ -122,7 +122,10 @@ impl Settings {
             None | Some("pretty") | Some("text") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(problem("WEASEL_LOG_FORMAT", format!("'{other}' is not one of: pretty, json")));
+                return Err(problem(
+                    "WEASEL_LOG_FORMAT",
+                    format!("'{other}' is not one of: pretty, json"),
+                ));
             }
         };
         let filter = lookup("RUST_LOG").unwrap_or_else(|| "info,weasel_server=debug,tower_http=info".into());
@@ -155,7 +158,8 @@ fn parse<T: FromStr>(
 }
 
 fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw).map_err(|e| problem("WEASEL_PUBLIC_URL", format!("'{raw}' is not a URL ({e})")))?;
+    let url =
+        Url::parse(raw).map_err(|e| problem("WEASEL_PUBLIC_URL", format!("'{raw}' is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(problem(
             "WEASEL_PUBLIC_URL",
@@ -238,10 +242,18 @@ mod tests {
 
     #[test]
     fn cargo_leptos_variables_are_honoured_but_ours_win() {
-        let s = settings(&[("LEPTOS_SITE_ADDR", "127.0.0.1:4000"), ("LEPTOS_SITE_ROOT", "site")]).unwrap();
+        let s = settings(&[
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:4000"),
+            ("LEPTOS_SITE_ROOT", "site"),
+        ])
+        .unwrap();
         assert_eq!(s.listen_addr.port(), 4000);
         assert_eq!(s.site_root, PathBuf::from("site"));
-        let s = settings(&[("LEPTOS_SITE_ADDR", "127.0.0.1:4000"), ("WEASEL_ADDR", "127.0.0.1:5000")]).unwrap();
+        let s = settings(&[
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:4000"),
+            ("WEASEL_ADDR", "127.0.0.1:5000"),
+        ])
+        .unwrap();
         assert_eq!(s.listen_addr.port(), 5000);
     }
 
@@ -249,12 +261,31 @@ mod tests {
     fn bad_values_name_the_variable() {
         let err = settings(&[("WEASEL_ADDR", "localhost")]).unwrap_err();
         assert_eq!(err.variable, "WEASEL_ADDR");
-        assert!(err.to_string().contains("'localhost' is not a socket address"), "{err}");
+        assert!(
+            err.to_string().contains("'localhost' is not a socket address"),
+            "{err}"
+        );
 
-        assert_eq!(settings(&[("WEASEL_LOG_FORMAT", "xml")]).unwrap_err().variable, "WEASEL_LOG_FORMAT");
-        assert_eq!(settings(&[("WEASEL_ENV", "staging")]).unwrap_err().variable, "WEASEL_ENV");
-        assert_eq!(settings(&[("WEASEL_DB_MAX_CONNECTIONS", "0")]).unwrap_err().variable, "WEASEL_DB_MAX_CONNECTIONS");
-        assert_eq!(settings(&[("WEASEL_PUBLIC_URL", "ftp://x")]).unwrap_err().variable, "WEASEL_PUBLIC_URL");
+        assert_eq!(
+            settings(&[("WEASEL_LOG_FORMAT", "xml")]).unwrap_err().variable,
+            "WEASEL_LOG_FORMAT"
+        );
+        assert_eq!(
+            settings(&[("WEASEL_ENV", "staging")]).unwrap_err().variable,
+            "WEASEL_ENV"
+        );
+        assert_eq!(
+            settings(&[("WEASEL_DB_MAX_CONNECTIONS", "0")])
+                .unwrap_err()
+                .variable,
+            "WEASEL_DB_MAX_CONNECTIONS"
+        );
+        assert_eq!(
+            settings(&[("WEASEL_PUBLIC_URL", "ftp://x")])
+                .unwrap_err()
+                .variable,
+            "WEASEL_PUBLIC_URL"
+        );
     }
 
     #[test]
@@ -269,6 +300,9 @@ mod tests {
         let s = settings(&[("DATABASE_URL", "postgres://weasel:hunter2@db:5432/weasel")]).unwrap();
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
-        assert!(printed.contains("postgres://weasel:***@db:5432/weasel"), "{printed}");
+        assert!(
+            printed.contains("postgres://weasel:***@db:5432/weasel"),
+            "{printed}"
+        );
     }
 }

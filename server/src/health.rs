@@ -18,7 +18,10 @@ pub async fn healthz() -> impl IntoResponse {
 
 pub async fn readyz(State(storage): State<Storage>) -> impl IntoResponse {
     if database_ok(&storage).await {
-        (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" })))
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "database": "ok" })),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

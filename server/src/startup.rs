@@ -5,6 +5,7 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc};
 use app::{App, ports::Services, shell};
 use axum::{
     Router,
+    body::Body,
     extract::FromRef,
     http::{HeaderName, Request},
     routing::get,
@@ -72,9 +73,16 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
         let router = router(settings, storage.clone(), local_addr);
-        Ok(Application { listener, router, storage, local_addr })
+        Ok(Application {
+            listener,
+            router,
+            storage,
+            local_addr,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -104,51 +112,57 @@ fn router(settings: &Settings, storage: Storage, local_addr: SocketAddr) -> Rout
         })
         .build();
     let services = Services {
-        health: Arc::new(HealthService { storage: storage.clone() }),
+        health: Arc::new(HealthService {
+            storage: storage.clone(),
+        }),
     };
     let provide_services = move || provide_context(services.clone());
-    let state = AppState { leptos_options, storage };
+    let state = AppState {
+        leptos_options,
+        storage,
+    };
 
     let app_fn = {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), app_fn)
-        .fallback(file_and_error_handler_with_context(provide_services, shell))
-        .layer(http_layers())
-        .with_state(state)
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            provide_services,
+            shell,
+        ))
+        .with_state(state);
+    with_http_layers(router)
 }
 
 /// Request ids (kept from the client's `x-request-id` or made up), a log line
 /// per request carrying that id, and compression.
-fn http_layers<S>() -> impl tower::Layer<S, Service: Clone> + Clone
-where
-    S: Clone,
-{
+fn with_http_layers(router: Router) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<_>| {
-                    let id = request
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    // The path only: query strings can carry tokens.
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = %id,
-                    )
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(CompressionLayer::new())
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<Body>| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            // The path only: query strings can carry tokens.
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+                request_id = %id,
+            )
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(trace)
+            .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(CompressionLayer::new()),
+    )
 }

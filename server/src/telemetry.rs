@@ -9,7 +9,10 @@ use crate::config::{LogFormat, LogSettings};
 /// Installs the global subscriber. A second call (as in tests) is a no-op.
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|err| {
-        eprintln!("RUST_LOG '{}' is not a valid filter ({err}); using 'info'", settings.filter);
+        eprintln!(
+            "RUST_LOG '{}' is not a valid filter ({err}); using 'info'",
+            settings.filter
+        );
         EnvFilter::new("info")
     });
     let registry = tracing_subscriber::registry().with(filter);

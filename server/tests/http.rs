@@ -25,7 +25,12 @@ async fn home_page_is_rendered_on_the_server() {
         let app = TestApp::spawn(backend).await;
         let response = app.get("/").await;
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
         let html = response.text().await.unwrap();
         assert!(html.contains(r#"<html lang="ko""#), "lang attribute");
         assert!(html.contains("<title>Weasel</title>"), "title");
@@ -33,8 +38,15 @@ async fn home_page_is_rendered_on_the_server() {
         assert!(html.contains("/pkg/weasel.js"), "hydration script");
         assert!(html.contains("/pkg/weasel.css"), "stylesheet");
         // The status line comes from a server function, resolved during SSR.
-        let label = if backend == common::Backend::Sqlite { "SQLite" } else { "PostgreSQL" };
-        assert!(html.contains(&format!("· {label} · 정상")), "status line for {backend:?}");
+        let label = if backend == common::Backend::Sqlite {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        };
+        assert!(
+            html.contains(&format!("· {label} · 정상")),
+            "status line for {backend:?}"
+        );
         app.stop().await;
     }
 }
@@ -74,7 +86,13 @@ async fn every_response_carries_a_request_id() {
     let made_up = app.get("/healthz").await;
     let id = made_up.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(id.len(), 36, "a UUID: {id}");
-    let kept = app.client.get(app.url("/healthz")).header("x-request-id", "trace-me-42").send().await.unwrap();
+    let kept = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(kept.headers()["x-request-id"], "trace-me-42");
     app.stop().await;
 }
@@ -86,10 +104,15 @@ async fn readiness_fails_when_the_database_is_gone() {
     // Dropping the database out from under the running server.
     let db = app.database.as_ref().unwrap().url.clone();
     let name = db.rsplit('/').next().unwrap().to_string();
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&common::postgres_admin_url()).await.unwrap();
-    sqlx::Executor::execute(&mut admin, format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str())
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&common::postgres_admin_url())
         .await
         .unwrap();
+    sqlx::Executor::execute(
+        &mut admin,
+        format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str(),
+    )
+    .await
+    .unwrap();
     let response = app.get("/readyz").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     // Liveness is about the process, not its dependencies.

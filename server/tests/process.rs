@@ -11,7 +11,9 @@ const BINARY: &str = env!("CARGO_BIN_EXE_weasel-server");
 fn command(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BINARY);
     // A clean environment: only what each test sets, nothing from the developer's shell or .env.
-    cmd.env_clear().current_dir(dir).env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env_clear()
+        .current_dir(dir)
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     cmd
 }
 
@@ -25,7 +27,10 @@ fn a_bad_setting_stops_startup_with_a_clear_message() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("WEASEL_ADDR") && stderr.contains("not-an-address"), "{stderr}");
+    assert!(
+        stderr.contains("WEASEL_ADDR") && stderr.contains("not-an-address"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("s3cret-pw"));
 }
 
@@ -49,18 +54,27 @@ fn sigterm_shuts_down_cleanly() {
             break line[at + "Weasel is ready at ".len()..].trim().to_string();
         }
     };
-    assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0/"), "{url}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0/"),
+        "{url}"
+    );
     // The default SQLite database was created under ./data.
     assert!(dir.path().join("data/weasel.db").exists());
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
-        assert!(std::time::Instant::now() < deadline, "server did not stop after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");

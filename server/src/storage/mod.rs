@@ -53,7 +53,6 @@ macro_rules! on_pool {
         }
     };
 }
-pub(crate) use on_pool;
 
 impl Storage {
     /// Connects (creating a SQLite file and its directory if needed) and
@@ -92,7 +91,7 @@ impl Storage {
 
     /// One round trip to the database, for `/readyz`.
     pub async fn ping(&self) -> Result<()> {
-        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await)?;
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
@@ -172,17 +171,23 @@ impl Storage {
 
     /// Deletes the user; conversations and messages go with it (ON DELETE CASCADE).
     pub async fn delete_user(&self, user: UserId) -> Result<()> {
-        let done = on_pool!(self, pool => sqlx::query("DELETE FROM users WHERE id = $1")
+        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user)
             .execute(pool)
-            .await)?;
-        if done.rows_affected() == 0 {
+            .await
+            .map(|done| done.rows_affected()))?;
+        if deleted == 0 {
             return Err(StorageError::NotFound("user"));
         }
         Ok(())
     }
 
-    pub async fn create_conversation(&self, user: UserId, subject: Subject, title: &str) -> Result<Conversation> {
+    pub async fn create_conversation(
+        &self,
+        user: UserId,
+        subject: Subject,
+        title: &str,
+    ) -> Result<Conversation> {
         let now = now_millis();
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(
             "INSERT INTO conversations (user_id, title, subject, created_at, updated_at)
@@ -224,7 +229,11 @@ impl Storage {
     }
 
     /// Appends a message and marks the conversation active, atomically.
-    pub async fn append_message(&self, conversation: ConversationId, new: &NewMessage<'_>) -> Result<Message> {
+    pub async fn append_message(
+        &self,
+        conversation: ConversationId,
+        new: &NewMessage<'_>,
+    ) -> Result<Message> {
         let now = now_millis();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -232,8 +241,9 @@ impl Storage {
                 .bind(now)
                 .bind(conversation)
                 .execute(&mut *tx)
-                .await?;
-            if touched.rows_affected() == 0 {
+                .await?
+                .rows_affected();
+            if touched == 0 {
                 return Err(StorageError::NotFound("conversation"));
             }
             let message = sqlx::query_as::<_, Message>(

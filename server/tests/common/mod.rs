@@ -40,8 +40,15 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 // A nested directory checks that the server creates it.
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("nested/weasel.db").display());
-                TestDatabase { url, pg_name: None, _dir: Some(dir) }
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("nested/weasel.db").display()
+                );
+                TestDatabase {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
             }
             Backend::Postgres => {
                 let name = format!("weasel_test_{}", uuid::Uuid::new_v4().simple());
@@ -49,24 +56,34 @@ impl TestDatabase {
                 let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
                     panic!("PostgreSQL at {admin} is needed by the tests (set WEASEL_TEST_POSTGRES_URL): {e}")
                 });
-                conn.execute(format!(r#"CREATE DATABASE "{name}" ENCODING 'UTF8' TEMPLATE template0"#).as_str())
-                    .await
-                    .expect("create test database");
+                conn.execute(
+                    format!(r#"CREATE DATABASE "{name}" ENCODING 'UTF8' TEMPLATE template0"#).as_str(),
+                )
+                .await
+                .expect("create test database");
                 let mut url = url::Url::parse(&admin).expect("admin URL");
                 url.set_path(&name);
-                TestDatabase { url: url.to_string(), pg_name: Some(name), _dir: None }
+                TestDatabase {
+                    url: url.to_string(),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
             }
         }
     }
 
     pub fn settings(&self) -> DatabaseSettings {
-        DatabaseSettings { url: self.url.clone(), max_connections: 5 }
+        DatabaseSettings {
+            url: self.url.clone(),
+            max_connections: 5,
+        }
     }
 
     pub async fn storage(&self) -> Storage {
-        Storage::connect(&self.settings()).await.expect("connect to test database")
+        Storage::connect(&self.settings())
+            .await
+            .expect("connect to test database")
     }
-
 }
 
 /// Dropping the value drops the PostgreSQL database, on a thread of its own
@@ -75,14 +92,17 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some(name) = self.pg_name.take() else { return };
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async {
-                let mut conn = PgConnection::connect(&postgres_admin_url()).await?;
-                conn.execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-                    .await?;
-                Ok::<_, sqlx::Error>(())
-            })
-            .map_err(std::io::Error::other)
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime
+                .block_on(async {
+                    let mut conn = PgConnection::connect(&postgres_admin_url()).await?;
+                    conn.execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+                        .await?;
+                    Ok::<_, sqlx::Error>(())
+                })
+                .map_err(std::io::Error::other)
         })
         .join();
         if !matches!(dropped, Ok(Ok(()))) {
@@ -134,7 +154,13 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        TestApp { addr, client, database: Some(database), stop: Some(stop), server: Some(server) }
+        TestApp {
+            addr,
+            client,
+            database: Some(database),
+            stop: Some(stop),
+            server: Some(server),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
