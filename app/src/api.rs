@@ -1,7 +1,10 @@
-//! Types shared by server and browser, and the server functions that carry them.
+//! Types shared by server and browser, and the server functions that carry
+//! them. Each server function is a thin shell around a port (see `ports`).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
 
 /// Which database the server runs on, shown to the user as a plain name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,9 +30,105 @@ pub struct ServiceStatus {
     pub database_ok: bool,
 }
 
+/// The signed-in user, as the UI may see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub email: String,
+    pub display_name: String,
+    pub has_password: bool,
+    /// Names of the OAuth providers linked to this account.
+    pub providers: Vec<String>,
+}
+
+/// A sign-in button to show: only configured providers appear.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderView {
+    /// URL segment: `google`, `github`, `kakao`, `naver`.
+    pub id: String,
+    pub label: String,
+}
+
+/// Only a path on this site may be a redirect target (no open redirects).
+pub fn safe_next(next: &str) -> String {
+    let valid = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    if valid { next.to_string() } else { "/".to_string() }
+}
+
+/// Redirects a plain HTML form post (no JavaScript yet) to `path`. The
+/// hydrated page instead reloads itself on success (`auth::reload_on_success`),
+/// so it is never sent anywhere by a server function behind its back.
+#[cfg(feature = "ssr")]
+fn redirect_form(path: &str) {
+    if crate::ports::is_form_post() {
+        leptos_axum::redirect(path);
+    }
+}
+
 /// Asks the server whether it and its database are healthy.
 #[server(prefix = "/api", endpoint = "status")]
-pub async fn check_status() -> Result<ServiceStatus, ServerFnError> {
+pub async fn check_status() -> Result<ServiceStatus, AppError> {
     let services = crate::ports::services()?;
     Ok(services.health.status().await)
+}
+
+#[server(prefix = "/api", endpoint = "me")]
+pub async fn current_user() -> Result<Option<UserView>, AppError> {
+    crate::ports::services()?.accounts.current_user().await
+}
+
+#[server(prefix = "/api", endpoint = "providers")]
+pub async fn sign_in_providers() -> Result<Vec<ProviderView>, AppError> {
+    Ok(crate::ports::services()?.accounts.providers())
+}
+
+#[server(prefix = "/api", endpoint = "sign_up")]
+pub async fn sign_up(email: String, password: String, confirm: String, next: String) -> Result<(), AppError> {
+    let accounts = crate::ports::services()?.accounts;
+    crate::ports::respond(accounts.sign_up(email, password, confirm).await)?;
+    redirect_form(&safe_next(&next));
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String, next: String) -> Result<(), AppError> {
+    let accounts = crate::ports::services()?.accounts;
+    crate::ports::respond(accounts.sign_in(email, password).await)?;
+    redirect_form(&safe_next(&next));
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    crate::ports::respond(crate::ports::services()?.accounts.sign_out().await)?;
+    redirect_form("/");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "change_password")]
+pub async fn change_password(current: String, password: String, confirm: String) -> Result<(), AppError> {
+    let accounts = crate::ports::services()?.accounts;
+    crate::ports::respond(accounts.change_password(current, password, confirm).await)
+}
+
+/// Deletes the account and everything in it; `confirm` must repeat the email.
+#[server(prefix = "/api", endpoint = "delete_account")]
+pub async fn delete_account(confirm: String) -> Result<(), AppError> {
+    let accounts = crate::ports::services()?.accounts;
+    crate::ports::respond(accounts.delete_account(confirm).await)?;
+    redirect_form("/");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        assert_eq!(safe_next("/profile?tab=1"), "/profile?tab=1");
+        assert_eq!(safe_next("https://evil.example/"), "/");
+        assert_eq!(safe_next("//evil.example/"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
 }

@@ -4,6 +4,9 @@
 //! so no database or AWS crate can ever reach the wasm bundle.
 
 pub mod api;
+mod auth;
+pub mod error;
+pub mod i18n;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
@@ -11,9 +14,11 @@ pub mod ports;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
+
+use crate::i18n::{Lang, current_lang};
 
 /// Name of the generated JS/wasm/CSS files under `/pkg` (also cargo-leptos' `name`).
 pub const OUTPUT_NAME: &str = "weasel";
@@ -22,7 +27,7 @@ pub const OUTPUT_NAME: &str = "weasel";
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="ko">
+        <html lang=current_lang().code()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -40,11 +45,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let lang: Lang = current_lang();
+    provide_context(lang);
+    auth::provide_auth();
 
     view! {
         <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
-        <Meta name="description" content="Weasel — 시험 문제를 올리면 정답부터, 그다음 풀이를 단계별로 알려 주는 AI 튜터"/>
+        <Meta name="description" content=lang.t(
+            "Weasel — 시험 문제를 올리면 정답부터, 그다음 풀이를 단계별로 알려 주는 AI 튜터",
+            "Weasel — an AI exam tutor: the answer first, then a step-by-step explanation",
+        )/>
         <Title formatter=|page: String| {
             if page.is_empty() { "Weasel".to_string() } else { format!("{page} · Weasel") }
         }/>
@@ -52,6 +63,10 @@ pub fn App() -> impl IntoView {
             <pages::Layout>
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("") view=pages::Home/>
+                    <Route path=StaticSegment("sign-in") view=pages::SignIn/>
+                    <Route path=StaticSegment("sign-up") view=pages::SignUp/>
+                    // Async: a signed-out visitor must get a real 302, decided before any byte is sent.
+                    <Route path=StaticSegment("profile") view=pages::Profile ssr=SsrMode::Async/>
                 </Routes>
             </pages::Layout>
         </Router>

@@ -2,13 +2,17 @@
 //!
 //! Server functions stay thin: they take a [`Services`] from the Leptos
 //! context and call it. The server crate implements these traits on top of its
-//! storage and providers, so this crate never depends on sqlx or AWS.
+//! storage and providers, so this crate never depends on sqlx or AWS. Methods
+//! that concern "the current user" read the request from the Leptos context.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::api::ServiceStatus;
+use crate::{
+    api::{ProviderView, ServiceStatus, UserView},
+    error::AppError,
+};
 
 #[async_trait::async_trait]
 pub trait Health: Send + Sync {
@@ -16,14 +20,66 @@ pub trait Health: Send + Sync {
     async fn status(&self) -> ServiceStatus;
 }
 
+#[async_trait::async_trait]
+pub trait Accounts: Send + Sync {
+    async fn current_user(&self) -> Result<Option<UserView>, AppError>;
+    fn providers(&self) -> Vec<ProviderView>;
+    async fn sign_up(&self, email: String, password: String, confirm: String) -> Result<(), AppError>;
+    async fn sign_in(&self, email: String, password: String) -> Result<(), AppError>;
+    async fn sign_out(&self) -> Result<(), AppError>;
+    async fn change_password(
+        &self,
+        current: String,
+        password: String,
+        confirm: String,
+    ) -> Result<(), AppError>;
+    async fn delete_account(&self, confirm: String) -> Result<(), AppError>;
+}
+
 /// Everything a server function may call, provided to every request.
 #[derive(Clone)]
 pub struct Services {
     pub health: Arc<dyn Health>,
+    pub accounts: Arc<dyn Accounts>,
 }
 
 /// The request's services; an error (never a panic) if the server forgot them.
-pub fn services() -> Result<Services, ServerFnError> {
-    use_context::<Services>()
-        .ok_or_else(|| ServerFnError::ServerError("services missing from context".into()))
+pub fn services() -> Result<Services, AppError> {
+    use_context::<Services>().ok_or(AppError::Internal)
+}
+
+/// Whether the current request is a plain HTML form post (no JavaScript):
+/// browsers ask for HTML then, the hydrated page's fetches do not.
+pub fn is_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    })
+}
+
+/// Gives an error its HTTP status (401 for a missing sign-in, …) on the way out.
+///
+/// A plain HTML form post (no JavaScript yet) keeps the redirect back to the
+/// form that Leptos answers it with, carrying the error in the URL.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(err) = &result
+        && !is_form_post()
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    {
+        use http::StatusCode;
+        response.set_status(match err {
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+            AppError::AccountUnavailable => StatusCode::CONFLICT,
+            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        });
+    }
+    result
 }

@@ -5,7 +5,9 @@
 //! server before it binds a port, naming the variable but never echoing a
 //! value that may hold a secret.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use base64::Engine;
 
 use url::Url;
 
@@ -19,6 +21,39 @@ pub struct Settings {
     pub site_root: PathBuf,
     pub log: LogSettings,
     pub environment: Environment,
+    pub session: SessionSettings,
+    /// Behind a load balancer, the client's address is the last hop of
+    /// `X-Forwarded-For`; only trust it when one is really there.
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    pub key: SessionKey,
+    /// A session unused for this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub absolute: Duration,
+}
+
+/// The 64-byte key that encrypts session cookies. Never printed.
+#[derive(Clone)]
+pub struct SessionKey {
+    bytes: Vec<u8>,
+    /// Made up at startup (development only): sessions end with the process.
+    pub generated: bool,
+}
+
+impl SessionKey {
+    pub fn expose(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionKey(***, generated: {})", self.generated)
+    }
 }
 
 #[derive(Clone)]
@@ -130,6 +165,26 @@ impl Settings {
         };
         let filter = lookup("RUST_LOG").unwrap_or_else(|| "info,weasel_server=debug,tower_http=info".into());
 
+        let session = SessionSettings {
+            key: session_key(lookup("WEASEL_SESSION_KEY"), environment)?,
+            idle: hours(
+                "WEASEL_SESSION_IDLE_HOURS",
+                lookup("WEASEL_SESSION_IDLE_HOURS"),
+                "336",
+            )?,
+            absolute: hours(
+                "WEASEL_SESSION_MAX_HOURS",
+                lookup("WEASEL_SESSION_MAX_HOURS"),
+                "720",
+            )?,
+        };
+        let trust_forwarded_for = parse(
+            "WEASEL_TRUST_FORWARDED_FOR",
+            lookup("WEASEL_TRUST_FORWARDED_FOR"),
+            "false",
+            "true or false",
+        )?;
+
         Ok(Settings {
             listen_addr,
             public_url,
@@ -137,8 +192,50 @@ impl Settings {
             site_root,
             log: LogSettings { format, filter },
             environment,
+            session,
+            trust_forwarded_for,
         })
     }
+}
+
+fn hours(variable: &'static str, raw: Option<String>, default: &str) -> Result<Duration, ConfigError> {
+    let hours: u64 = parse(variable, raw, default, "a whole number of hours")?;
+    if hours == 0 {
+        return Err(problem(variable, "must be at least 1".into()));
+    }
+    Ok(Duration::from_secs(hours * 3600))
+}
+
+/// Base64 of at least 64 random bytes (`openssl rand -base64 64`). Required
+/// in production; development makes one up so a fresh checkout just runs.
+fn session_key(raw: Option<String>, environment: Environment) -> Result<SessionKey, ConfigError> {
+    const VARIABLE: &str = "WEASEL_SESSION_KEY";
+    let Some(raw) = raw else {
+        if environment == Environment::Production {
+            return Err(problem(
+                VARIABLE,
+                "is required in production (base64 of 64 random bytes)".into(),
+            ));
+        }
+        let bytes: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
+        return Ok(SessionKey {
+            bytes,
+            generated: true,
+        });
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .map_err(|_| problem(VARIABLE, "is not valid base64 (value not shown)".into()))?;
+    if bytes.len() < 64 {
+        return Err(problem(
+            VARIABLE,
+            format!("must decode to at least 64 bytes, not {}", bytes.len()),
+        ));
+    }
+    Ok(SessionKey {
+        bytes,
+        generated: false,
+    })
 }
 
 fn problem(variable: &'static str, problem: String) -> ConfigError {
@@ -199,6 +296,8 @@ impl fmt::Debug for Settings {
             .field("site_root", &self.site_root)
             .field("log", &self.log)
             .field("environment", &self.environment)
+            .field("session", &self.session)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .finish()
     }
 }
@@ -293,6 +392,25 @@ mod tests {
         let err = settings(&[("DATABASE_URL", "mysql://me:hunter2@db/weasel")]).unwrap_err();
         assert_eq!(err.variable, "DATABASE_URL");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn session_key_rules() {
+        let dev = settings(&[]).unwrap();
+        assert!(dev.session.key.generated && dev.session.key.expose().len() == 64);
+        let err = settings(&[("WEASEL_ENV", "production")]).unwrap_err();
+        assert_eq!(err.variable, "WEASEL_SESSION_KEY");
+        let short = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert!(settings(&[("WEASEL_SESSION_KEY", short.as_str())]).is_err());
+        let good = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
+        let s = settings(&[
+            ("WEASEL_ENV", "production"),
+            ("WEASEL_SESSION_KEY", good.as_str()),
+        ])
+        .unwrap();
+        assert!(!s.session.key.generated);
+        assert!(!format!("{s:?}").contains(&good));
+        assert_eq!(s.session.idle, Duration::from_secs(14 * 24 * 3600));
     }
 
     #[test]

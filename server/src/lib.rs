@@ -2,8 +2,10 @@
 //! integration tests both start the application through [`startup::Application`],
 //! so the tests exercise exactly what runs in production.
 
+pub mod auth;
 pub mod config;
 pub mod health;
+pub mod locale;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -8,8 +8,10 @@ use axum::{
     body::Body,
     extract::FromRef,
     http::{HeaderName, Request},
+    middleware,
     routing::get,
 };
+use axum_login::AuthManagerLayerBuilder;
 use leptos::{
     config::{Env, LeptosOptions},
     prelude::provide_context,
@@ -25,10 +27,22 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
+    auth::{
+        Backend, Passwords,
+        csrf::{SiteOrigin, reject_cross_site},
+        service::AccountService,
+        session_lifetime,
+        sessions::Sessions,
+        throttle::Throttle,
+    },
     config::{Environment, Settings},
     health::{self, HealthService},
+    locale,
     storage::{Storage, StorageError},
 };
+
+/// How often expired sessions are deleted from the database.
+const SESSION_CLEANUP_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -69,6 +83,13 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let storage = Storage::connect(&settings.database).await?;
+        let sessions = Sessions::new(&storage).await?;
+        sessions.spawn_cleanup(SESSION_CLEANUP_PERIOD);
+        if settings.session.key.generated {
+            tracing::warn!(
+                "WEASEL_SESSION_KEY is not set: using a random key, so sign-ins end when the server stops"
+            );
+        }
         let addr = settings.listen_addr;
         let listener = TcpListener::bind(addr)
             .await
@@ -76,7 +97,7 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
-        let router = router(settings, storage.clone(), local_addr);
+        let router = router(settings, storage.clone(), sessions, local_addr);
         Ok(Application {
             listener,
             router,
@@ -92,7 +113,9 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish
     /// and closes the database pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
-        axum::serve(self.listener, self.router)
+        // Connection info gives sign-in throttling the client's address.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
         self.storage.close().await;
@@ -100,7 +123,7 @@ impl Application {
     }
 }
 
-fn router(settings: &Settings, storage: Storage, local_addr: SocketAddr) -> Router {
+fn router(settings: &Settings, storage: Storage, sessions: Sessions, local_addr: SocketAddr) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
         .site_root(settings.site_root.to_string_lossy().as_ref())
@@ -111,11 +134,28 @@ fn router(settings: &Settings, storage: Storage, local_addr: SocketAddr) -> Rout
             Environment::Production => Env::PROD,
         })
         .build();
+    let passwords = Passwords::default();
     let services = Services {
         health: Arc::new(HealthService {
             storage: storage.clone(),
         }),
+        accounts: Arc::new(AccountService {
+            storage: storage.clone(),
+            passwords: passwords.clone(),
+            throttle: Throttle::new(storage.clone()),
+            trust_forwarded_for: settings.trust_forwarded_for,
+            providers: Arc::new(Vec::new()),
+        }),
     };
+    let secure_cookies = settings.public_url.scheme() == "https";
+    let auth_layer = AuthManagerLayerBuilder::new(
+        Backend {
+            storage: storage.clone(),
+            passwords,
+        },
+        sessions.layer(&settings.session, secure_cookies),
+    )
+    .build();
     let provide_services = move || provide_context(services.clone());
     let state = AppState {
         leptos_options,
@@ -129,12 +169,24 @@ fn router(settings: &Settings, storage: Storage, local_addr: SocketAddr) -> Rout
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/lang/{code}", get(locale::switch_language))
         .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), app_fn)
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             provide_services,
             shell,
         ))
-        .with_state(state);
+        .with_state(state)
+        // Inner to outer: session lifetime needs the session, which the auth
+        // layer provides; cross-site requests are refused before any of it.
+        .layer(middleware::from_fn_with_state(
+            settings.session.absolute,
+            session_lifetime,
+        ))
+        .layer(auth_layer)
+        .layer(middleware::from_fn_with_state(
+            SiteOrigin::from_url(&settings.public_url),
+            reject_cross_site,
+        ));
     with_http_layers(router)
 }
 

@@ -4,7 +4,10 @@ CREATE TABLE users (
     id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     email         TEXT   NOT NULL UNIQUE,
     display_name  TEXT   NOT NULL,
+    -- NULL for accounts made through OAuth that never set a password.
     password_hash TEXT,
+    -- Changes with the password; sessions made before a change stop working.
+    auth_stamp    TEXT   NOT NULL,
     created_at    BIGINT NOT NULL
 );
 
@@ -28,3 +31,23 @@ CREATE TABLE messages (
     created_at      BIGINT NOT NULL
 );
 CREATE INDEX messages_in_order ON messages (conversation_id, id);
+
+-- Sign-in through Google, GitHub, Kakao or Naver: (provider, subject) is the
+-- provider's stable id for the person.
+CREATE TABLE oauth_identities (
+    provider   TEXT   NOT NULL,
+    subject    TEXT   NOT NULL,
+    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    email      TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (provider, subject)
+);
+CREATE INDEX oauth_identities_by_user ON oauth_identities (user_id);
+
+-- Failed sign-ins per account and per client address, shared by all replicas.
+CREATE TABLE sign_in_throttle (
+    key             TEXT   PRIMARY KEY,
+    failures        BIGINT NOT NULL,
+    last_failure_at BIGINT NOT NULL,
+    blocked_until   BIGINT NOT NULL
+);

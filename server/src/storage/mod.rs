@@ -6,7 +6,22 @@
 //! SQL both backends accept (`$1` placeholders, `RETURNING`) and run on either
 //! pool through [`on_pool!`]; only what truly differs is written per backend.
 
+/// Runs `$body` with `$pool` bound to whichever pool `$storage` holds. The body
+/// is compiled once per backend, so a query that one backend's driver cannot
+/// type-check fails the build rather than production.
+macro_rules! on_pool {
+    ($storage:expr, $pool:ident => $body:expr) => {
+        match $storage {
+            Storage::Sqlite($pool) => $body,
+            Storage::Postgres($pool) => $body,
+        }
+    };
+}
+
+mod conversations;
 mod model;
+mod throttle;
+mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -17,6 +32,7 @@ use sqlx::{
 };
 
 pub use model::*;
+pub use throttle::ThrottleState;
 
 use crate::config::DatabaseSettings;
 
@@ -41,18 +57,6 @@ pub enum StorageError {
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
-
-/// Runs `$body` with `$pool` bound to whichever pool `$storage` holds. The body
-/// is compiled once per backend, so a query that one backend's driver cannot
-/// type-check fails the build rather than production.
-macro_rules! on_pool {
-    ($storage:expr, $pool:ident => $body:expr) => {
-        match $storage {
-            Storage::Sqlite($pool) => $body,
-            Storage::Postgres($pool) => $body,
-        }
-    };
-}
 
 impl Storage {
     /// Connects (creating a SQLite file and its directory if needed) and
@@ -128,7 +132,7 @@ fn create_dir(dir: &Path) -> Result<()> {
 }
 
 /// Turns a unique-constraint violation into [`StorageError::Conflict`].
-fn conflict_on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
+pub(crate) fn conflict_on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StorageError {
     move |err| match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what),
         _ => StorageError::Database(err),
@@ -141,135 +145,4 @@ pub fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-impl Storage {
-    pub async fn create_user(&self, new: &NewUser<'_>) -> Result<User> {
-        let now = now_millis();
-        on_pool!(self, pool => sqlx::query_as::<_, User>(
-            "INSERT INTO users (email, display_name, password_hash, created_at)
-             VALUES ($1, $2, $3, $4)
-             RETURNING id, email, display_name, created_at",
-        )
-        .bind(new.email)
-        .bind(new.display_name)
-        .bind(new.password_hash)
-        .bind(now)
-        .fetch_one(pool)
-        .await)
-        .map_err(conflict_on_unique("an account with this email"))
-    }
-
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(
-            "SELECT id, email, display_name, created_at FROM users WHERE email = $1",
-        )
-        .bind(email)
-        .fetch_optional(pool)
-        .await)?)
-    }
-
-    /// Deletes the user; conversations and messages go with it (ON DELETE CASCADE).
-    pub async fn delete_user(&self, user: UserId) -> Result<()> {
-        let deleted = on_pool!(self, pool => sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(user)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
-        if deleted == 0 {
-            return Err(StorageError::NotFound("user"));
-        }
-        Ok(())
-    }
-
-    pub async fn create_conversation(
-        &self,
-        user: UserId,
-        subject: Subject,
-        title: &str,
-    ) -> Result<Conversation> {
-        let now = now_millis();
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(
-            "INSERT INTO conversations (user_id, title, subject, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4)
-             RETURNING id, user_id, title, subject, created_at, updated_at",
-        )
-        .bind(user)
-        .bind(title)
-        .bind(subject)
-        .bind(now)
-        .fetch_one(pool)
-        .await)?)
-    }
-
-    /// The conversation if it exists AND belongs to `user`: another user's
-    /// conversation is indistinguishable from a missing one.
-    pub async fn conversation(&self, user: UserId, id: ConversationId) -> Result<Option<Conversation>> {
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(
-            "SELECT id, user_id, title, subject, created_at, updated_at
-             FROM conversations WHERE id = $1 AND user_id = $2",
-        )
-        .bind(id)
-        .bind(user)
-        .fetch_optional(pool)
-        .await)?)
-    }
-
-    /// The user's conversations, most recent activity first.
-    pub async fn conversations(&self, user: UserId, limit: u32) -> Result<Vec<Conversation>> {
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(
-            "SELECT id, user_id, title, subject, created_at, updated_at
-             FROM conversations WHERE user_id = $1
-             ORDER BY updated_at DESC, id DESC LIMIT $2",
-        )
-        .bind(user)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await)?)
-    }
-
-    /// Appends a message and marks the conversation active, atomically.
-    pub async fn append_message(
-        &self,
-        conversation: ConversationId,
-        new: &NewMessage<'_>,
-    ) -> Result<Message> {
-        let now = now_millis();
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(conversation)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if touched == 0 {
-                return Err(StorageError::NotFound("conversation"));
-            }
-            let message = sqlx::query_as::<_, Message>(
-                "INSERT INTO messages (conversation_id, role, content, status, created_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 RETURNING id, conversation_id, role, content, status, created_at",
-            )
-            .bind(conversation)
-            .bind(new.role)
-            .bind(new.content)
-            .bind(new.status)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(message)
-        })
-    }
-
-    pub async fn messages(&self, conversation: ConversationId) -> Result<Vec<Message>> {
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, Message>(
-            "SELECT id, conversation_id, role, content, status, created_at
-             FROM messages WHERE conversation_id = $1 ORDER BY id",
-        )
-        .bind(conversation)
-        .fetch_all(pool)
-        .await)?)
-    }
 }

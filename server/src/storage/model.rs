@@ -44,12 +44,25 @@ pub enum MessageStatus {
     Interrupted,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct User {
     pub id: UserId,
     pub email: String,
     pub display_name: String,
+    /// An argon2id PHC string; `None` for OAuth-only accounts.
+    pub password_hash: Option<String>,
+    pub auth_stamp: String,
     pub created_at: i64,
+}
+
+/// Never prints the password hash.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 pub struct NewUser<'a> {

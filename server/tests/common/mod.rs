@@ -142,8 +142,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app after `adjust` has changed its settings.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let database = TestDatabase::create(backend).await;
-        let settings = test_settings(&database.url, Path::new("target/site"));
+        let mut settings = test_settings(&database.url, Path::new("target/site"));
+        adjust(&mut settings);
         let app = Application::build(&settings).await.expect("application starts");
         let addr = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -169,6 +175,35 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// A browser-like client that keeps cookies (one per simulated person).
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// Calls a server function the way the hydrated page does (form-encoded, JSON back).
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/api/{function}")))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The application's storage, for checking what a request wrote.
+    pub async fn storage(&self) -> Storage {
+        self.database.as_ref().expect("database").storage().await
     }
 
     /// Stops the server gracefully and drops its database.

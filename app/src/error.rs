@@ -1,0 +1,167 @@
+//! The one error type server functions return. It crosses the wire as JSON,
+//! carries codes rather than sentences, and the UI words it in the reader's
+//! language ([`AppError::message`]); internal causes never leave the server.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::Lang;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("sign-in required")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input: {0:?}")]
+    Invalid(Vec<FieldError>),
+    /// Wrong email or password, or an email that cannot be used: one outcome,
+    /// so nobody can learn which accounts exist.
+    #[error("these credentials were not accepted")]
+    BadCredentials,
+    /// Sign-up refused for an email that cannot be used (say, already
+    /// registered); worded so that it does not confirm which.
+    #[error("this email cannot be used to create an account")]
+    AccountUnavailable,
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    #[error("request refused")]
+    Forbidden,
+    #[error("internal error")]
+    Internal,
+    /// The request never completed (network, decoding): made on the client.
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Field {
+    Email,
+    Password,
+    Confirm,
+    CurrentPassword,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Problem {
+    Required,
+    EmailInvalid,
+    PasswordTooShort,
+    PasswordTooLong,
+    PasswordTooCommon,
+    PasswordContainsEmail,
+    PasswordsDiffer,
+    CurrentPasswordWrong,
+    ConfirmationDiffers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: Field,
+    pub problem: Problem,
+}
+
+impl AppError {
+    pub fn invalid(field: Field, problem: Problem) -> Self {
+        AppError::Invalid(vec![FieldError { field, problem }])
+    }
+
+    /// The problem with `field`, if this error names one.
+    pub fn field(&self, field: Field) -> Option<Problem> {
+        match self {
+            AppError::Invalid(errors) => errors.iter().find(|e| e.field == field).map(|e| e.problem),
+            _ => None,
+        }
+    }
+
+    /// A sentence for the person who caused it.
+    pub fn message(&self, lang: Lang) -> String {
+        match self {
+            AppError::Unauthorized => lang.t("로그인이 필요해요.", "Please sign in first.").into(),
+            AppError::NotFound => lang.t("찾을 수 없어요.", "Not found.").into(),
+            AppError::Invalid(_) => lang
+                .t(
+                    "입력한 내용을 확인해 주세요.",
+                    "Please check the highlighted fields.",
+                )
+                .into(),
+            AppError::BadCredentials => lang
+                .t(
+                    "이메일 또는 비밀번호가 올바르지 않아요.",
+                    "The email or password is not correct.",
+                )
+                .into(),
+            AppError::AccountUnavailable => lang
+                .t(
+                    "이 이메일로는 새로 가입할 수 없어요. 이미 계정이 있다면 로그인해 주세요.",
+                    "An account cannot be created with this email. If you already have one, sign in.",
+                )
+                .into(),
+            AppError::Throttled { retry_after_secs } => {
+                let minutes = retry_after_secs.div_ceil(60);
+                match lang {
+                    Lang::Ko => format!("시도가 너무 많아요. {minutes}분 뒤에 다시 시도해 주세요."),
+                    Lang::En => format!("Too many attempts. Try again in {minutes} min."),
+                }
+            }
+            AppError::Forbidden => lang.t("요청이 거부되었어요.", "This request was refused.").into(),
+            AppError::Internal => lang
+                .t(
+                    "서버에 문제가 생겼어요. 잠시 뒤 다시 시도해 주세요.",
+                    "Something went wrong. Please try again.",
+                )
+                .into(),
+            AppError::Transport(_) => lang
+                .t(
+                    "서버에 연결할 수 없어요. 네트워크를 확인해 주세요.",
+                    "Cannot reach the server. Check your connection.",
+                )
+                .into(),
+        }
+    }
+}
+
+impl Problem {
+    pub fn message(self, lang: Lang) -> &'static str {
+        match self {
+            Problem::Required => lang.t("필수 항목이에요.", "This field is required."),
+            Problem::EmailInvalid => lang.t(
+                "올바른 이메일 주소를 입력해 주세요.",
+                "Enter a valid email address.",
+            ),
+            Problem::PasswordTooShort => {
+                lang.t("비밀번호는 10자 이상이어야 해요.", "Use at least 10 characters.")
+            }
+            Problem::PasswordTooLong => {
+                lang.t("비밀번호는 128자 이하여야 해요.", "Use at most 128 characters.")
+            }
+            Problem::PasswordTooCommon => lang.t(
+                "너무 흔한 비밀번호예요. 다른 비밀번호를 써 주세요.",
+                "This password is too common. Choose another.",
+            ),
+            Problem::PasswordContainsEmail => lang.t(
+                "비밀번호에 이메일 주소를 넣지 마세요.",
+                "The password must not contain your email.",
+            ),
+            Problem::PasswordsDiffer => lang.t("비밀번호가 서로 달라요.", "The passwords do not match."),
+            Problem::CurrentPasswordWrong => lang.t(
+                "현재 비밀번호가 올바르지 않아요.",
+                "The current password is not correct.",
+            ),
+            Problem::ConfirmationDiffers => {
+                lang.t("확인 문구가 일치하지 않아요.", "The confirmation does not match.")
+            }
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}

@@ -1,0 +1,108 @@
+//! Korean and English. The language comes from the `weasel_lang` cookie (set
+//! by the switch in the header), else the browser's `Accept-Language`; the
+//! server renders `<html lang>` with it and the browser reads it back from
+//! there, so both sides always agree.
+
+use leptos::prelude::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ko,
+    En,
+}
+
+pub const LANG_COOKIE: &str = "weasel_lang";
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ko => "ko",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code.trim().get(..2)?.to_ascii_lowercase().as_str() {
+            "ko" => Some(Lang::Ko),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// Picks the text for this language.
+    pub fn t(self, ko: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::Ko => ko,
+            Lang::En => en,
+        }
+    }
+
+    /// From a `Cookie` header and an `Accept-Language` header.
+    pub fn negotiate(cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
+        let from_cookie = cookie.and_then(|cookies| {
+            cookies.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                (name == LANG_COOKIE).then(|| Lang::from_code(value)).flatten()
+            })
+        });
+        from_cookie
+            .or_else(|| {
+                // The first supported language in the browser's order of preference.
+                accept_language?
+                    .split(',')
+                    .find_map(|item| Lang::from_code(item.split(';').next()?))
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The language of the current request (server) or page (browser).
+pub fn current_lang() -> Lang {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>()
+            .map(|parts| {
+                let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+                Lang::negotiate(
+                    header(http::header::COOKIE),
+                    header(http::header::ACCEPT_LANGUAGE),
+                )
+            })
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        document()
+            .document_element()
+            .and_then(|html| html.get_attribute("lang"))
+            .and_then(|code| Lang::from_code(&code))
+            .unwrap_or_default()
+    }
+}
+
+/// The language provided by [`crate::App`].
+pub fn use_lang() -> Lang {
+    use_context::<Lang>().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_wins_over_the_browser() {
+        assert_eq!(
+            Lang::negotiate(Some("a=b; weasel_lang=en"), Some("ko-KR,ko;q=0.9")),
+            Lang::En
+        );
+    }
+
+    #[test]
+    fn browser_preference_in_order() {
+        assert_eq!(Lang::negotiate(None, Some("en-US,en;q=0.9,ko;q=0.8")), Lang::En);
+        assert_eq!(Lang::negotiate(None, Some("fr-FR, ko;q=0.5, en;q=0.4")), Lang::Ko);
+        assert_eq!(Lang::negotiate(None, Some("fr-FR")), Lang::Ko);
+        assert_eq!(Lang::negotiate(Some("weasel_lang=xx"), None), Lang::Ko);
+    }
+}

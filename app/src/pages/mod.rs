@@ -1,0 +1,228 @@
+//! Page components.
+
+mod auth;
+mod form;
+mod profile;
+
+pub use auth::{RequireUser, SignIn, SignUp};
+pub use profile::Profile;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_location;
+
+use crate::{
+    api::{ServiceStatus, check_status},
+    auth::use_auth,
+    i18n::{Lang, use_lang},
+};
+
+/// Header, main area and status footer shared by every page.
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    // Effects run only in the browser, so this flips once hydration is done;
+    // end-to-end tests (and CSS) wait for `data-hydrated="true"`.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let lang = use_lang();
+
+    view! {
+        <div class="app" data-hydrated=move || hydrated.get().to_string()>
+            <header class="app-header">
+                <a class="brand" href="/">
+                    <img src="/favicon.svg" alt="" width="28" height="28"/>
+                    <span>"Weasel"</span>
+                </a>
+                <span class="tagline">{lang.t("AI 시험 튜터", "AI exam tutor")}</span>
+                <nav class="header-nav">
+                    <UserMenu/>
+                    <LanguageSwitch/>
+                </nav>
+            </header>
+            <main class="app-main">{children()}</main>
+            <StatusFooter/>
+        </div>
+    }
+}
+
+#[component]
+fn UserMenu() -> impl IntoView {
+    let lang = use_lang();
+    let auth = use_auth();
+    view! {
+        <Transition fallback=|| ()>
+            {move || auth.user.get().map(|user| match user {
+                Ok(Some(user)) => view! {
+                    <a href="/profile" class="user-link" data-testid="user-menu">{user.email}</a>
+                }.into_any(),
+                _ => view! {
+                    <a href="/sign-in" class="button-link">{lang.t("로그인", "Sign in")}</a>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// Plain links to a server route that sets the cookie and comes back, so the
+/// switch works with or without JavaScript.
+#[component]
+fn LanguageSwitch() -> impl IntoView {
+    let lang = use_lang();
+    let location = use_location();
+    let link = move |to: Lang| {
+        let here = format!("{}{}", location.pathname.get(), location.search.get());
+        let here = if location.search.get().is_empty() {
+            location.pathname.get()
+        } else {
+            here
+        };
+        format!(
+            "/lang/{}?next={}",
+            to.code(),
+            crate::auth::encode_component(&here)
+        )
+    };
+    let other = match lang {
+        Lang::Ko => Lang::En,
+        Lang::En => Lang::Ko,
+    };
+    view! {
+        <a class="lang-switch" rel="external" href=move || link(other) hreflang=other.code()>
+            {match other {
+                Lang::Ko => "한국어",
+                Lang::En => "English",
+            }}
+        </a>
+    }
+}
+
+/// The subjects a student can pick; each later gets its own system prompt.
+const SUBJECTS: [(&str, &str, &str, &str); 4] = [
+    (
+        "국어",
+        "Korean",
+        "지문과 문제를 붙여넣으세요. 정답부터 알려 드릴게요.",
+        "Paste the passage and the question. The answer comes first.",
+    ),
+    (
+        "영어",
+        "English",
+        "영어 지문과 문제를 붙여넣으세요.",
+        "Paste the passage and the question. The answer comes first.",
+    ),
+    (
+        "수학",
+        "Math",
+        "수학 문제를 입력하세요. 수식은 $x^2$처럼 써도 돼요.",
+        "Type the math problem. Formulas like $x^2$ work.",
+    ),
+    (
+        "기타",
+        "Other",
+        "어떤 과목이든 문제를 붙여넣으세요.",
+        "Paste a problem from any subject.",
+    ),
+];
+
+#[component]
+pub fn Home() -> impl IntoView {
+    let lang = use_lang();
+    let subject = RwSignal::new(0usize);
+    let hint = move || {
+        let (_, _, ko, en) = SUBJECTS[subject.get()];
+        lang.t(ko, en)
+    };
+
+    view! {
+        <Title text=""/>
+        <section class="hero">
+            <h1>{lang.t("정답부터, 그다음 풀이까지.", "The answer first, then every step.")}</h1>
+            <p>
+                {lang.t(
+                    "수능 국어·영어·수학 문제를 붙여넣거나 사진으로 올리면, Weasel이 정답을 먼저 알려 주고 단계별로 설명해요.",
+                    "Paste or photograph a CSAT problem in Korean, English or math: Weasel gives the answer first, then explains it step by step.",
+                )}
+            </p>
+        </section>
+        <section class="subjects" aria-label=lang.t("과목", "Subject")>
+            {SUBJECTS
+                .iter()
+                .enumerate()
+                .map(|(i, (ko, en, _, _))| {
+                    view! {
+                        <button
+                            type="button"
+                            class="subject"
+                            aria-pressed=move || (subject.get() == i).to_string()
+                            on:click=move |_| subject.set(i)
+                        >
+                            {lang.t(ko, en)}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </section>
+        <p class="subject-hint" data-testid="subject-hint">{hint}</p>
+    }
+}
+
+/// Shows the server's state; rendered on the server, refreshable in the browser.
+#[component]
+fn StatusFooter() -> impl IntoView {
+    let lang = use_lang();
+    let refresh = RwSignal::new(0u32);
+    let status = Resource::new(move || refresh.get(), |_| check_status());
+
+    view! {
+        <footer class="app-footer">
+            <Suspense fallback=move || view! { <span>{lang.t("상태 확인 중…", "Checking…")}</span> }>
+                {move || status.get().map(|result| match result {
+                    Ok(status) => view! { <StatusLine status/> }.into_any(),
+                    Err(err) => view! {
+                        <span class="status status-bad" data-testid="status">{err.message(lang)}</span>
+                    }.into_any(),
+                })}
+            </Suspense>
+            <button type="button" class="link" on:click=move |_| refresh.update(|n| *n += 1)>
+                {lang.t("상태 새로고침", "Refresh status")}
+            </button>
+        </footer>
+    }
+}
+
+#[component]
+fn StatusLine(status: ServiceStatus) -> impl IntoView {
+    let lang = use_lang();
+    let (class, text) = if status.database_ok {
+        ("status status-ok", lang.t("정상", "OK"))
+    } else {
+        (
+            "status status-bad",
+            lang.t("데이터베이스 점검 중", "database unavailable"),
+        )
+    };
+    view! {
+        <span class=class data-testid="status">
+            {format!("Weasel v{} · {} · {text}", status.version, status.database.label())}
+        </span>
+    }
+}
+
+/// The 404 page; also sets the HTTP status when rendered on the server.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    let lang = use_lang();
+
+    view! {
+        <Title text=lang.t("페이지를 찾을 수 없어요", "Page not found")/>
+        <section class="not-found">
+            <h1>{lang.t("404 — 페이지를 찾을 수 없어요", "404 — Page not found")}</h1>
+            <p>{lang.t("주소가 바뀌었거나 삭제된 페이지예요.", "The address changed or the page was removed.")}</p>
+            <a href="/">{lang.t("처음으로 돌아가기", "Back to the start")}</a>
+        </section>
+    }
+}

@@ -1,0 +1,110 @@
+//! Accounts: passwords, sessions, sign-in throttling, cross-site request
+//! protection and OAuth sign-in. [`service::AccountService`] is what the UI's
+//! server functions call (through `app::ports::Accounts`).
+
+pub mod csrf;
+pub mod password;
+pub mod service;
+pub mod sessions;
+pub mod throttle;
+
+use std::time::Duration;
+
+use axum::{extract::Request, middleware::Next, response::Response};
+use axum_login::{AuthUser, AuthnBackend};
+use tower_sessions::Session;
+
+use crate::storage::{Storage, StorageError, User, UserId, now_millis};
+
+pub use password::Passwords;
+
+impl AuthUser for User {
+    type Id = UserId;
+
+    fn id(&self) -> UserId {
+        self.id
+    }
+
+    /// Sessions remember this; when the stamp changes (new password), every
+    /// other session of the user stops being signed in.
+    fn session_auth_hash(&self) -> &[u8] {
+        self.auth_stamp.as_bytes()
+    }
+}
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+pub struct PasswordCredentials {
+    /// Already normalised.
+    pub email: String,
+    pub password: String,
+}
+
+/// axum-login's view of our users.
+#[derive(Clone)]
+pub struct Backend {
+    pub storage: Storage,
+    pub passwords: Passwords,
+}
+
+impl AuthnBackend for Backend {
+    type User = User;
+    type Credentials = PasswordCredentials;
+    type Error = StorageError;
+
+    async fn authenticate(&self, creds: PasswordCredentials) -> Result<Option<User>, StorageError> {
+        let user = self.storage.user_by_email(&creds.email).await?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        // Always one argon2 verification, whether or not the account exists.
+        let valid = self.passwords.verify(creds.password, hash).await;
+        Ok(user.filter(|_| valid))
+    }
+
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, StorageError> {
+        self.storage.user_by_id(*id).await
+    }
+}
+
+pub type AuthSession = axum_login::AuthSession<Backend>;
+
+/// Session keys of our own, next to axum-login's.
+pub const SIGNED_IN_AT: &str = "weasel.signed_in_at";
+const LAST_SEEN: &str = "weasel.last_seen";
+
+/// How often activity pushes the idle expiry forward (one session write).
+const ACTIVITY_GRANULARITY: Duration = Duration::from_secs(15 * 60);
+
+/// Ends sessions older than `absolute`, however active, and records activity
+/// so that idle expiry counts from the last visit rather than the sign-in.
+pub async fn session_lifetime(
+    axum::extract::State(absolute): axum::extract::State<Duration>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Ok(Some(signed_in_at)) = session.get::<i64>(SIGNED_IN_AT).await {
+        let now = now_millis();
+        if now - signed_in_at > absolute.as_millis() as i64 {
+            let _ = session.flush().await;
+            // The auth layer loaded the user before this ran: unload it too.
+            if let Some(auth) = request.extensions_mut().get_mut::<AuthSession>() {
+                auth.user = None;
+            }
+        } else {
+            let last_seen = session
+                .get::<i64>(LAST_SEEN)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(signed_in_at);
+            if now - last_seen > ACTIVITY_GRANULARITY.as_millis() as i64 {
+                let _ = session.insert(LAST_SEEN, now).await;
+            }
+        }
+    }
+    next.run(request).await
+}

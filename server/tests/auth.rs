@@ -1,0 +1,548 @@
+//! Accounts through the real server functions, on both backends.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{BACKENDS, Backend, TestApp};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use weasel_server::storage::{MessageStatus, NewMessage, Role, Subject};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn sign_up(app: &TestApp, client: &Client, email: &str) -> reqwest::Response {
+    app.call(
+        client,
+        "sign_up",
+        &[
+            ("email", email),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+            ("next", "/"),
+        ],
+    )
+    .await
+}
+
+async fn sign_in(app: &TestApp, client: &Client, email: &str, password: &str) -> reqwest::Response {
+    app.call(
+        client,
+        "sign_in",
+        &[("email", email), ("password", password), ("next", "/profile")],
+    )
+    .await
+}
+
+async fn me(app: &TestApp, client: &Client) -> Value {
+    let response = app.call(client, "me", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+async fn error(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn sign_up_sign_out_sign_in() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let minji = app.browser();
+        let response = sign_up(&app, &minji, "  MinJi@Example.com ").await;
+        assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
+        assert!(
+            response.headers().get("location").is_none(),
+            "the hydrated page navigates itself"
+        );
+        let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(cookie.starts_with("weasel_session="), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        assert!(!cookie.contains("Secure"), "plain-http development URL: {cookie}");
+        assert_eq!(
+            me(&app, &minji).await["email"],
+            "minji@example.com",
+            "email normalised"
+        );
+
+        let out = app.call(&minji, "sign_out", &[]).await;
+        assert_eq!(out.status(), StatusCode::OK);
+        assert_eq!(me(&app, &minji).await, Value::Null);
+
+        let (status, body) = error(sign_in(&app, &minji, "minji@example.com", "wrong password!").await).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::UNAUTHORIZED, json!("BadCredentials"))
+        );
+        let (status, body) = error(sign_in(&app, &minji, "nobody@example.com", PASSWORD).await).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::UNAUTHORIZED, json!("BadCredentials")),
+            "same as a wrong password"
+        );
+
+        let response = sign_in(&app, &minji, "MINJI@example.com", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(me(&app, &minji).await["has_password"], true);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn sign_up_refusals_are_clear_and_write_nothing() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let client = app.browser();
+        assert_eq!(
+            sign_up(&app, &client, "taken@example.com").await.status(),
+            StatusCode::OK
+        );
+
+        let other = app.browser();
+        let (status, body) = error(sign_up(&app, &other, "Taken@example.com").await).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::CONFLICT, json!("AccountUnavailable")),
+            "{backend:?}"
+        );
+        assert_eq!(me(&app, &other).await, Value::Null, "not signed in as the owner");
+
+        let short = [
+            ("email", "new@example.com"),
+            ("password", "short"),
+            ("confirm", "shorter"),
+            ("next", "/"),
+        ];
+        let (status, body) = error(app.call(&other, "sign_up", &short).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            body,
+            json!({"Invalid": [
+                {"field": "Password", "problem": "PasswordTooShort"},
+                {"field": "Confirm", "problem": "PasswordsDiffer"}
+            ]})
+        );
+        let bad_email = [
+            ("email", "not-an-email"),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+            ("next", "/"),
+        ];
+        let (_, body) = error(app.call(&other, "sign_up", &bad_email).await).await;
+        assert_eq!(
+            body,
+            json!({"Invalid": [{"field": "Email", "problem": "EmailInvalid"}]})
+        );
+        assert!(
+            app.storage()
+                .await
+                .user_by_email("new@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn repeated_failures_slow_down_then_block_and_success_resets() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = app.browser();
+    sign_up(&app, &client, "target@example.com").await;
+    app.call(&client, "sign_out", &[]).await;
+
+    // Four failures, then the right password: the counter starts again.
+    for _ in 0..4 {
+        assert_eq!(
+            sign_in(&app, &client, "target@example.com", "guess guess guess")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        sign_in(&app, &client, "target@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    app.call(&client, "sign_out", &[]).await;
+
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&app, &client, "target@example.com", "guess guess guess")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "answers slowed down: {:?}",
+        started.elapsed()
+    );
+    // Blocked now, even with the right password.
+    let (status, body) = error(sign_in(&app, &client, "target@example.com", PASSWORD).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let wait = body["Throttled"]["retry_after_secs"].as_u64().unwrap();
+    assert!((1..=60).contains(&wait), "{body}");
+    assert_eq!(me(&app, &client).await, Value::Null);
+    // Another account is not affected.
+    let other = app.browser();
+    assert_eq!(
+        sign_up(&app, &other, "other@example.com").await.status(),
+        StatusCode::OK
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_renew_on_sign_in_and_old_cookies_die() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let client = app.browser();
+    let first = sign_up(&app, &client, "fix@example.com").await;
+    let first_cookie = first.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    app.call(&client, "sign_out", &[]).await;
+    let second = sign_in(&app, &client, "fix@example.com", PASSWORD).await;
+    let second_cookie = second.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(first_cookie, second_cookie, "a new session id at sign-in");
+
+    // Replaying the cookie of the signed-out session gives nothing.
+    let replay = app
+        .client
+        .post(app.url("/api/me"))
+        .header("cookie", &first_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.json::<Value>().await.unwrap(), Value::Null);
+
+    // A password change signs out every other session, but not this one.
+    let elsewhere = app.browser();
+    sign_in(&app, &elsewhere, "fix@example.com", PASSWORD).await;
+    assert_ne!(me(&app, &elsewhere).await, Value::Null);
+    let new_password = "a brand new passphrase";
+    let change = [
+        ("current", PASSWORD),
+        ("password", new_password),
+        ("confirm", new_password),
+    ];
+    assert_eq!(
+        app.call(&client, "change_password", &change).await.status(),
+        StatusCode::OK
+    );
+    assert_ne!(
+        me(&app, &client).await,
+        Value::Null,
+        "the session that changed it stays"
+    );
+    assert_eq!(me(&app, &elsewhere).await, Value::Null, "other sessions end");
+    app.call(&client, "sign_out", &[]).await;
+    assert_eq!(
+        sign_in(&app, &client, "fix@example.com", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        sign_in(&app, &client, "fix@example.com", new_password)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_after_their_maximum_age() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.session.idle = Duration::from_secs(1)).await;
+    let client = app.browser();
+    sign_up(&app, &client, "idle@example.com").await;
+    assert_ne!(me(&app, &client).await, Value::Null);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(me(&app, &client).await, Value::Null, "idle expiry");
+    app.stop().await;
+
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.session.absolute = Duration::from_millis(800)
+    })
+    .await;
+    let client = app.browser();
+    sign_up(&app, &client, "old@example.com").await;
+    assert_ne!(me(&app, &client).await, Value::Null);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(me(&app, &client).await, Value::Null, "absolute expiry");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cross_site_requests_are_refused() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = app.browser();
+    let form = [
+        ("email", "csrf@example.com"),
+        ("password", PASSWORD),
+        ("confirm", PASSWORD),
+        ("next", "/"),
+    ];
+    let forged = client
+        .post(app.url("/api/sign_up"))
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let forged = client
+        .post(app.url("/api/sign_up"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(
+        app.storage()
+            .await
+            .user_by_email("csrf@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let own_origin = format!("http://{}", app.addr);
+    let genuine = client
+        .post(app.url("/api/sign_up"))
+        .header("origin", own_origin)
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(genuine.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_everything_of_it() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let storage = app.storage().await;
+        let (alice, bob) = (app.browser(), app.browser());
+        sign_up(&app, &alice, "alice@example.com").await;
+        sign_up(&app, &bob, "bob@example.com").await;
+        let alice_id = storage
+            .user_by_email("alice@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let bob_id = storage
+            .user_by_email("bob@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        for owner in [alice_id, bob_id] {
+            let c = storage
+                .create_conversation(owner, Subject::Math, "문제")
+                .await
+                .unwrap();
+            let m = NewMessage {
+                role: Role::User,
+                content: "질문",
+                status: MessageStatus::Complete,
+            };
+            storage.append_message(c.id, &m).await.unwrap();
+        }
+
+        // Bob cannot delete Alice's account by naming it.
+        let (status, body) = error(
+            app.call(&bob, "delete_account", &[("confirm", "alice@example.com")])
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend:?}");
+        assert_eq!(
+            body,
+            json!({"Invalid": [{"field": "Email", "problem": "ConfirmationDiffers"}]})
+        );
+
+        let gone = app
+            .call(&alice, "delete_account", &[("confirm", "Alice@Example.com")])
+            .await;
+        assert_eq!(gone.status(), StatusCode::OK, "{backend:?}");
+        assert!(
+            storage
+                .user_by_email("alice@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(storage.conversations(alice_id, 10).await.unwrap().is_empty());
+        assert_eq!(me(&app, &alice).await, Value::Null, "signed out");
+        assert_eq!(
+            storage.conversations(bob_id, 10).await.unwrap().len(),
+            1,
+            "bob keeps his"
+        );
+        assert_eq!(me(&app, &bob).await["email"], "bob@example.com");
+        storage.close().await;
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn signed_out_visitors_get_401_and_the_sign_in_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let anonymous = app.browser();
+    let change = [
+        ("current", PASSWORD),
+        ("password", "whatever whatever"),
+        ("confirm", "whatever whatever"),
+    ];
+    let (status, body) = error(app.call(&anonymous, "change_password", &change).await).await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!("Unauthorized")));
+    let (status, _) = error(
+        app.call(&anonymous, "delete_account", &[("confirm", "x@example.com")])
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let page = anonymous
+        .get(app.url("/profile"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FOUND);
+    assert_eq!(page.headers()["location"], "/sign-in?next=/profile");
+
+    sign_up(&app, &anonymous, "now@example.com").await;
+    let page = anonymous
+        .get(app.url("/profile"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("now@example.com"));
+    app.stop().await;
+}
+
+/// Posts a form the way a browser does before the page is hydrated.
+async fn post_form(
+    app: &TestApp,
+    client: &Client,
+    referer: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let request = client
+        .post(app.url("/api/sign_up"))
+        .header("accept", "text/html")
+        .header("referer", referer);
+    request.form(form).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn plain_html_forms_work_without_javascript() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = app.browser();
+    let referer = app.url("/sign-up?next=/profile");
+    let form = [
+        ("email", "nojs@example.com"),
+        ("password", "short"),
+        ("confirm", "short"),
+        ("next", "/profile"),
+    ];
+    let refused = post_form(&app, &client, &referer, &form).await;
+    assert_eq!(refused.status(), StatusCode::FOUND);
+    let back = refused.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        back.contains("/sign-up?next=/profile") && back.contains("__err="),
+        "{back}"
+    );
+    // The page it goes back to shows the field's message, rendered on the server.
+    let page = client
+        .get(&back)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("비밀번호는 10자 이상이어야 해요."),
+        "field error shown"
+    );
+
+    let form = [
+        ("email", "nojs@example.com"),
+        ("password", PASSWORD),
+        ("confirm", PASSWORD),
+        ("next", "/profile"),
+    ];
+    let accepted = post_form(&app, &client, &referer, &form).await;
+    assert_eq!(accepted.status(), StatusCode::FOUND);
+    assert_eq!(accepted.headers()["location"], "/profile");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_language_follows_the_browser_and_the_switch() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = app.browser();
+    let english = client
+        .get(app.url("/sign-in"))
+        .header("accept-language", "en-US,en;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    let html = english.text().await.unwrap();
+    assert!(
+        html.contains(r#"<html lang="en""#) && html.contains("Sign in"),
+        "English page"
+    );
+    let switch = client
+        .get(app.url("/lang/ko?next=/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(switch.status(), StatusCode::SEE_OTHER);
+    assert_eq!(switch.headers()["location"], "/sign-in");
+    let korean = client
+        .get(app.url("/sign-in"))
+        .header("accept-language", "en-US")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        korean.text().await.unwrap().contains(r#"<html lang="ko""#),
+        "the cookie wins"
+    );
+    let evil = client
+        .get(app.url("/lang/en?next=https://evil.example/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.headers()["location"], "/", "no open redirect");
+    app.stop().await;
+}
