@@ -9,6 +9,10 @@ const baseURL = `http://127.0.0.1:${port}`;
 const targetDir = resolve(__dirname, '..', process.env.CARGO_TARGET_DIR ?? 'target');
 const serverBin = process.env.WEASEL_SERVER_BIN ?? join(targetDir, 'debug', 'weasel-server');
 const siteRoot = process.env.WEASEL_SITE_ROOT ?? join(targetDir, 'site');
+// The local OAuth provider (the workspace's oauth-mock) plays GitHub.
+const oauthPort = Number(process.env.WEASEL_E2E_OAUTH_PORT ?? 3138);
+const oauthMock = `http://127.0.0.1:${oauthPort}`;
+const oauthBin = process.env.WEASEL_OAUTH_MOCK_BIN ?? join(targetDir, 'debug', 'oauth-mock');
 // A fresh database for every run; set once so the workers share the server's.
 process.env.WEASEL_E2E_DATA ??= mkdtempSync(join(tmpdir(), 'weasel-e2e-'));
 
@@ -38,7 +42,15 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [
+  {
+    command: `${oauthBin} 127.0.0.1:${oauthPort}`,
+    url: `${oauthMock}/github/authorize?client_id=weasel-e2e&response_type=code&redirect_uri=${baseURL}/`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    env: { OAUTH_MOCK_CLIENT_ID: 'weasel-e2e', OAUTH_MOCK_CLIENT_SECRET: 'weasel-e2e-secret' },
+  },
+  {
     command: serverBin,
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,
@@ -49,6 +61,12 @@ export default defineConfig({
       WEASEL_DATA_DIR: process.env.WEASEL_E2E_DATA,
       WEASEL_SITE_ROOT: siteRoot,
       RUST_LOG: 'warn',
+      WEASEL_OAUTH_GITHUB_CLIENT_ID: 'weasel-e2e',
+      WEASEL_OAUTH_GITHUB_CLIENT_SECRET: 'weasel-e2e-secret',
+      WEASEL_OAUTH_GITHUB_AUTH_URL: `${oauthMock}/github/authorize`,
+      WEASEL_OAUTH_GITHUB_TOKEN_URL: `${oauthMock}/github/token`,
+      WEASEL_OAUTH_GITHUB_USERINFO_URL: `${oauthMock}/github/userinfo`,
     },
   },
+  ],
 });

@@ -16,22 +16,24 @@ cargo fmt --all -- --check
 # Never one clippy run for the whole workspace: that would enable the `ssr`
 # and `hydrate` features of the app together.
 step "clippy: server (ssr)"
-cargo clippy --locked -p weasel-server -p weasel-app --all-targets -- -D warnings
+cargo clippy --locked -p weasel-server -p weasel-app -p oauth-mock --all-targets -- -D warnings
 step "clippy: browser (hydrate, wasm32)"
 cargo clippy --locked -p weasel-frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests (SQLite and PostgreSQL)"
-cargo test --locked -p weasel-server -p weasel-app
+cargo test --locked -p weasel-server -p weasel-app -p oauth-mock
 
 "$ROOT/scripts/build-site.sh"
 
 step "end to end: Playwright in Chromium"
+cargo build --locked -p weasel-server -p oauth-mock
 (cd end2end && npx --no-install tsc -p .)
-port="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 (
   cd end2end
-  WEASEL_E2E_PORT="$port" WEASEL_SERVER_BIN="$TARGET_DIR/debug/weasel-server" WEASEL_SITE_ROOT="$SITE_ROOT" \
-    npx --no-install playwright test
+  WEASEL_E2E_PORT="$(free_port)" WEASEL_E2E_OAUTH_PORT="$(free_port)" \
+    WEASEL_SERVER_BIN="$TARGET_DIR/debug/weasel-server" WEASEL_OAUTH_MOCK_BIN="$TARGET_DIR/debug/oauth-mock" \
+    WEASEL_SITE_ROOT="$SITE_ROOT" npx --no-install playwright test
 )
 
 step "all tests passed in $((SECONDS - started)) s"

@@ -62,9 +62,11 @@ pub fn App() -> impl IntoView {
         <Router>
             <pages::Layout>
                 <Routes fallback=pages::NotFound>
-                    <Route path=StaticSegment("") view=pages::Home/>
-                    <Route path=StaticSegment("sign-in") view=pages::SignIn/>
-                    <Route path=StaticSegment("sign-up") view=pages::SignUp/>
+                    // In-order streaming: every part of the page arrives in
+                    // place, so it reads completely without JavaScript.
+                    <Route path=StaticSegment("") view=pages::Home ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("sign-in") view=pages::SignIn ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("sign-up") view=pages::SignUp ssr=SsrMode::InOrder/>
                     // Async: a signed-out visitor must get a real 302, decided before any byte is sent.
                     <Route path=StaticSegment("profile") view=pages::Profile ssr=SsrMode::Async/>
                 </Routes>

@@ -83,3 +83,17 @@ test('the language switch turns the page to English and back', async ({ page }) 
   await page.getByRole('link', { name: '한국어' }).click();
   await expect(page.getByRole('heading', { name: '로그인' })).toBeVisible();
 });
+
+test('sign in with GitHub through the provider and back', async ({ page }) => {
+  const email = unique('octo');
+  await page.goto('/sign-in?next=/profile');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'GitHub(으)로 계속하기' }).click();
+  await expect(page.getByRole('heading', { name: 'Mock github sign-in' })).toBeVisible();
+  await page.getByLabel('Subject').fill(String(Date.now()));
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page).toHaveURL('/profile');
+  await expect(page.getByTestId('profile-email')).toHaveText(email);
+  await expect(page.getByTestId('profile-providers')).toHaveText('github');
+});

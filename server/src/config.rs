@@ -25,6 +25,110 @@ pub struct Settings {
     /// Behind a load balancer, the client's address is the last hop of
     /// `X-Forwarded-For`; only trust it when one is really there.
     pub trust_forwarded_for: bool,
+    /// Only the providers whose client id and secret are set.
+    pub oauth: Vec<OAuthProvider>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    Google,
+    Github,
+    Kakao,
+    Naver,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 4] = [
+        Provider::Google,
+        Provider::Github,
+        Provider::Kakao,
+        Provider::Naver,
+    ];
+
+    /// In URLs (`/auth/github/start`) and in the database.
+    pub fn id(self) -> &'static str {
+        match self {
+            Provider::Google => "google",
+            Provider::Github => "github",
+            Provider::Kakao => "kakao",
+            Provider::Naver => "naver",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Google => "Google",
+            Provider::Github => "GitHub",
+            Provider::Kakao => "Kakao",
+            Provider::Naver => "Naver",
+        }
+    }
+
+    /// The provider's real endpoints: authorization, token, user info.
+    fn endpoints(self) -> [&'static str; 3] {
+        match self {
+            Provider::Google => [
+                "https://accounts.google.com/o/oauth2/v2/auth",
+                "https://oauth2.googleapis.com/token",
+                "https://openidconnect.googleapis.com/v1/userinfo",
+            ],
+            Provider::Github => [
+                "https://github.com/login/oauth/authorize",
+                "https://github.com/login/oauth/access_token",
+                "https://api.github.com/user",
+            ],
+            Provider::Kakao => [
+                "https://kauth.kakao.com/oauth/authorize",
+                "https://kauth.kakao.com/oauth/token",
+                "https://kapi.kakao.com/v2/user/me",
+            ],
+            Provider::Naver => [
+                "https://nid.naver.com/oauth2.0/authorize",
+                "https://nid.naver.com/oauth2.0/token",
+                "https://openapi.naver.com/v1/nid/me",
+            ],
+        }
+    }
+
+    pub fn scopes(self) -> &'static [&'static str] {
+        match self {
+            Provider::Google => &["openid", "email", "profile"],
+            Provider::Github => &["read:user", "user:email"],
+            Provider::Kakao => &["account_email", "profile_nickname"],
+            // Naver's scopes are chosen in its developer console.
+            Provider::Naver => &[],
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct OAuthProvider {
+    pub provider: Provider,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub auth_url: String,
+    pub token_url: String,
+    pub userinfo_url: String,
+}
+
+/// A configured secret; `Debug` shows `***`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -185,6 +289,8 @@ impl Settings {
             "true or false",
         )?;
 
+        let oauth = oauth_providers(&lookup)?;
+
         Ok(Settings {
             listen_addr,
             public_url,
@@ -194,7 +300,52 @@ impl Settings {
             environment,
             session,
             trust_forwarded_for,
+            oauth,
         })
+    }
+}
+
+/// `WEASEL_OAUTH_<PROVIDER>_CLIENT_ID` and `_CLIENT_SECRET` turn a provider
+/// on; `_AUTH_URL`, `_TOKEN_URL` and `_USERINFO_URL` point it elsewhere (tests).
+fn oauth_providers(lookup: &impl Fn(&str) -> Option<String>) -> Result<Vec<OAuthProvider>, ConfigError> {
+    let mut providers = Vec::new();
+    for provider in Provider::ALL {
+        let var = |suffix: &str| lookup(&format!("WEASEL_OAUTH_{}_{suffix}", provider.id().to_uppercase()));
+        let (client_id, secret) = match (var("CLIENT_ID"), var("CLIENT_SECRET")) {
+            (Some(id), Some(secret)) => (id, secret),
+            (None, None) => continue,
+            _ => {
+                return Err(problem(
+                    oauth_variable(provider),
+                    "needs both _CLIENT_ID and _CLIENT_SECRET (or neither)".into(),
+                ));
+            }
+        };
+        let [auth, token, userinfo] = provider.endpoints();
+        let endpoint = |suffix: &str, default: &str| -> Result<String, ConfigError> {
+            let url = var(suffix).unwrap_or_else(|| default.to_string());
+            Url::parse(&url)
+                .map(|_| url.clone())
+                .map_err(|_| problem(oauth_variable(provider), format!("{suffix} '{url}' is not a URL")))
+        };
+        providers.push(OAuthProvider {
+            provider,
+            client_id,
+            client_secret: Secret(secret),
+            auth_url: endpoint("AUTH_URL", auth)?,
+            token_url: endpoint("TOKEN_URL", token)?,
+            userinfo_url: endpoint("USERINFO_URL", userinfo)?,
+        });
+    }
+    Ok(providers)
+}
+
+fn oauth_variable(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Google => "WEASEL_OAUTH_GOOGLE_*",
+        Provider::Github => "WEASEL_OAUTH_GITHUB_*",
+        Provider::Kakao => "WEASEL_OAUTH_KAKAO_*",
+        Provider::Naver => "WEASEL_OAUTH_NAVER_*",
     }
 }
 
@@ -298,6 +449,7 @@ impl fmt::Debug for Settings {
             .field("environment", &self.environment)
             .field("session", &self.session)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("oauth", &self.oauth)
             .finish()
     }
 }
@@ -411,6 +563,26 @@ mod tests {
         assert!(!s.session.key.generated);
         assert!(!format!("{s:?}").contains(&good));
         assert_eq!(s.session.idle, Duration::from_secs(14 * 24 * 3600));
+    }
+
+    #[test]
+    fn oauth_providers_need_both_id_and_secret() {
+        assert!(settings(&[]).unwrap().oauth.is_empty());
+        let s = settings(&[
+            ("WEASEL_OAUTH_KAKAO_CLIENT_ID", "kakao-id"),
+            ("WEASEL_OAUTH_KAKAO_CLIENT_SECRET", "kakao-secret"),
+            ("WEASEL_OAUTH_GITHUB_CLIENT_ID", "gh"),
+            ("WEASEL_OAUTH_GITHUB_CLIENT_SECRET", "gh-secret"),
+            ("WEASEL_OAUTH_GITHUB_TOKEN_URL", "http://127.0.0.1:9/github/token"),
+        ])
+        .unwrap();
+        let ids: Vec<_> = s.oauth.iter().map(|p| p.provider.id()).collect();
+        assert_eq!(ids, ["github", "kakao"]);
+        assert_eq!(s.oauth[0].token_url, "http://127.0.0.1:9/github/token");
+        assert_eq!(s.oauth[1].auth_url, "https://kauth.kakao.com/oauth/authorize");
+        assert!(!format!("{s:?}").contains("kakao-secret"));
+        let err = settings(&[("WEASEL_OAUTH_NAVER_CLIENT_ID", "x")]).unwrap_err();
+        assert_eq!(err.variable, "WEASEL_OAUTH_NAVER_*");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
-use app::{App, ports::Services, shell};
+use app::{App, api::ProviderView, ports::Services, shell};
 use axum::{
     Router,
     body::Body,
@@ -30,6 +30,7 @@ use crate::{
     auth::{
         Backend, Passwords,
         csrf::{SiteOrigin, reject_cross_site},
+        oauth::{self, OAuth},
         service::AccountService,
         session_lifetime,
         sessions::Sessions,
@@ -49,6 +50,13 @@ const SESSION_CLEANUP_PERIOD: std::time::Duration = std::time::Duration::from_se
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub storage: Storage,
+    pub oauth: OAuth,
+}
+
+impl FromRef<AppState> for OAuth {
+    fn from_ref(state: &AppState) -> Self {
+        state.oauth.clone()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -97,7 +105,12 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
-        let router = router(settings, storage.clone(), sessions, local_addr);
+        let mut settings = settings.clone();
+        // Listening on port 0 (tests): the public URL learns the real port.
+        if settings.public_url.port() == Some(0) {
+            let _ = settings.public_url.set_port(Some(local_addr.port()));
+        }
+        let router = router(&settings, storage.clone(), sessions, local_addr);
         Ok(Application {
             listener,
             router,
@@ -144,7 +157,16 @@ fn router(settings: &Settings, storage: Storage, sessions: Sessions, local_addr:
             passwords: passwords.clone(),
             throttle: Throttle::new(storage.clone()),
             trust_forwarded_for: settings.trust_forwarded_for,
-            providers: Arc::new(Vec::new()),
+            providers: Arc::new(
+                settings
+                    .oauth
+                    .iter()
+                    .map(|p| ProviderView {
+                        id: p.provider.id().into(),
+                        label: p.provider.label().into(),
+                    })
+                    .collect(),
+            ),
         }),
     };
     let secure_cookies = settings.public_url.scheme() == "https";
@@ -157,9 +179,15 @@ fn router(settings: &Settings, storage: Storage, sessions: Sessions, local_addr:
     )
     .build();
     let provide_services = move || provide_context(services.clone());
+    let oauth = OAuth::new(
+        settings.oauth.clone(),
+        settings.public_url.clone(),
+        storage.clone(),
+    );
     let state = AppState {
         leptos_options,
         storage,
+        oauth,
     };
 
     let app_fn = {
@@ -170,6 +198,8 @@ fn router(settings: &Settings, storage: Storage, sessions: Sessions, local_addr:
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/lang/{code}", get(locale::switch_language))
+        .route("/auth/{provider}/start", get(oauth::start))
+        .route("/auth/{provider}/callback", get(oauth::callback))
         .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), app_fn)
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             provide_services,

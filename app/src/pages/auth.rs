@@ -49,10 +49,20 @@ pub fn SignIn() -> impl IntoView {
     let next = next_param();
     reload_on_success(action.value(), move || next.get_untracked());
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    let query = use_query_map();
+    let oauth_error = move || {
+        query
+            .read()
+            .get("oauth_error")
+            .map(|code| oauth_message(&code, lang))
+    };
     view! {
         <Title text=lang.t("로그인", "Sign in")/>
         <section class="auth-card">
             <h1>{lang.t("로그인", "Sign in")}</h1>
+            {move || oauth_error().map(|message| view! {
+                <p class="form-error" role="alert" data-testid="oauth-error">{message}</p>
+            })}
             <FormError error/>
             <ActionForm action=action attr:class="form" attr:novalidate=true>
                 <input type="hidden" name="next" value=next/>
@@ -98,6 +108,25 @@ pub fn SignUp() -> impl IntoView {
                 <a href=move || format!("/sign-in?next={}", encode_component(&next.get()))>{lang.t("로그인", "Sign in")}</a>
             </p>
         </section>
+    }
+}
+
+/// Why an OAuth sign-in came back without signing in (`oauth_error=`).
+fn oauth_message(code: &str, lang: crate::i18n::Lang) -> &'static str {
+    match code {
+        "denied" => lang.t("로그인을 취소했어요.", "Sign-in was cancelled."),
+        "email_exists" => lang.t(
+            "이 이메일로 가입한 계정이 이미 있어요. 비밀번호로 로그인한 뒤 내 정보에서 연결해 주세요.",
+            "An account with this email already exists. Sign in with your password first.",
+        ),
+        "state" => lang.t(
+            "로그인 요청이 만료되었어요. 다시 시도해 주세요.",
+            "The sign-in attempt expired. Please try again.",
+        ),
+        _ => lang.t(
+            "외부 계정으로 로그인하지 못했어요. 잠시 뒤 다시 시도해 주세요.",
+            "Signing in with that provider failed. Please try again.",
+        ),
     }
 }
 

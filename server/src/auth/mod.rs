@@ -3,6 +3,7 @@
 //! server functions call (through `app::ports::Accounts`).
 
 pub mod csrf;
+pub mod oauth;
 pub mod password;
 pub mod service;
 pub mod sessions;
@@ -70,6 +71,14 @@ impl AuthnBackend for Backend {
 }
 
 pub type AuthSession = axum_login::AuthSession<Backend>;
+
+/// Signs `user` in on this session (a new session id, against fixation) and
+/// starts the clock of its maximum age.
+pub async fn establish(auth: &mut AuthSession, user: &User) -> Result<(), axum_login::Error<Backend>> {
+    auth.login(user).await?;
+    auth.session.insert(SIGNED_IN_AT, now_millis()).await?;
+    Ok(())
+}
 
 /// Session keys of our own, next to axum-login's.
 pub const SIGNED_IN_AT: &str = "weasel.signed_in_at";

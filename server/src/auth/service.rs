@@ -12,11 +12,11 @@ use app::{
 use axum::extract::ConnectInfo;
 
 use super::{
-    AuthSession, PasswordCredentials, Passwords, SIGNED_IN_AT,
+    AuthSession, PasswordCredentials, Passwords, establish,
     password::{check_new_password, normalize_email},
     throttle::{self, Throttle},
 };
-use crate::storage::{NewUser, Storage, StorageError, User, now_millis};
+use crate::storage::{NewUser, Storage, StorageError, User};
 
 pub struct AccountService {
     pub storage: Storage,
@@ -63,13 +63,7 @@ impl AccountService {
     }
 
     async fn sign_in_as(&self, session: &mut AuthSession, user: &User) -> Result<(), AppError> {
-        session.login(user).await.map_err(internal)?;
-        session
-            .session
-            .insert(SIGNED_IN_AT, now_millis())
-            .await
-            .map_err(internal)?;
-        Ok(())
+        establish(session, user).await.map_err(internal)
     }
 
     async fn view(&self, user: &User) -> Result<UserView, AppError> {
