@@ -292,6 +292,21 @@ async fn sessions_expire_when_idle_and_after_their_maximum_age() {
 }
 
 #[tokio::test]
+async fn cookies_are_secure_when_the_site_is_https() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.public_url = "https://weasel.example/".parse().unwrap();
+    })
+    .await;
+    let response = sign_up(&app, &app.browser(), "secure@example.com").await;
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn cross_site_requests_are_refused() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let client = app.browser();
