@@ -27,6 +27,22 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Only the providers whose client id and secret are set.
     pub oauth: Vec<OAuthProvider>,
+    pub model: ModelSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelSettings {
+    /// Answer from the built-in Bedrock emulator instead of AWS.
+    pub use_emulator: bool,
+    pub region: String,
+    /// A foundation-model id or a cross-region inference-profile id (`us.anthropic.…`).
+    pub model_id: String,
+    pub max_tokens: i32,
+    pub temperature: f32,
+    /// Another Bedrock endpoint (a VPC endpoint, or an emulator elsewhere).
+    pub endpoint_url: Option<String>,
+    /// An answer that sends nothing for this long fails as a timeout.
+    pub idle_timeout: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -290,6 +306,7 @@ impl Settings {
         )?;
 
         let oauth = oauth_providers(&lookup)?;
+        let model = model_settings(&lookup)?;
 
         Ok(Settings {
             listen_addr,
@@ -301,8 +318,72 @@ impl Settings {
             session,
             trust_forwarded_for,
             oauth,
+            model,
         })
     }
+}
+
+/// Variables through which the AWS SDK finds credentials; with none of them
+/// (and no endpoint), `WEASEL_MODEL_PROVIDER=auto` uses the emulator.
+const AWS_CREDENTIAL_VARIABLES: [&str; 6] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_BEARER_TOKEN_BEDROCK",
+];
+
+fn model_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<ModelSettings, ConfigError> {
+    let endpoint_url = lookup("WEASEL_BEDROCK_ENDPOINT_URL");
+    if let Some(url) = &endpoint_url {
+        Url::parse(url)
+            .map_err(|_| problem("WEASEL_BEDROCK_ENDPOINT_URL", format!("'{url}' is not a URL")))?;
+    }
+    let aws_configured = AWS_CREDENTIAL_VARIABLES.iter().any(|name| lookup(name).is_some());
+    let use_emulator = match lookup("WEASEL_MODEL_PROVIDER").as_deref() {
+        None | Some("auto") => !aws_configured && endpoint_url.is_none(),
+        Some("emulator") => true,
+        Some("bedrock") => false,
+        Some(other) => {
+            return Err(problem(
+                "WEASEL_MODEL_PROVIDER",
+                format!("'{other}' is not one of: auto, bedrock, emulator"),
+            ));
+        }
+    };
+    let temperature: f32 = parse(
+        "WEASEL_MODEL_TEMPERATURE",
+        lookup("WEASEL_MODEL_TEMPERATURE"),
+        "0.2",
+        "a number from 0 to 1",
+    )?;
+    if !(0.0..=1.0).contains(&temperature) {
+        return Err(problem("WEASEL_MODEL_TEMPERATURE", "must be from 0 to 1".into()));
+    }
+    let idle_secs: u64 = parse(
+        "WEASEL_MODEL_IDLE_TIMEOUT_SECS",
+        lookup("WEASEL_MODEL_IDLE_TIMEOUT_SECS"),
+        "30",
+        "a whole number of seconds",
+    )?;
+    Ok(ModelSettings {
+        use_emulator,
+        region: lookup("AWS_REGION")
+            .or_else(|| lookup("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+        model_id: lookup("WEASEL_MODEL_ID")
+            .unwrap_or_else(|| "anthropic.claude-3-5-sonnet-20240620-v1:0".into()),
+        max_tokens: parse(
+            "WEASEL_MODEL_MAX_TOKENS",
+            lookup("WEASEL_MODEL_MAX_TOKENS"),
+            "4096",
+            "a whole number",
+        )?,
+        temperature,
+        endpoint_url,
+        idle_timeout: Duration::from_secs(idle_secs.max(1)),
+    })
 }
 
 /// `WEASEL_OAUTH_<PROVIDER>_CLIENT_ID` and `_CLIENT_SECRET` turn a provider
@@ -450,6 +531,7 @@ impl fmt::Debug for Settings {
             .field("session", &self.session)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("oauth", &self.oauth)
+            .field("model", &self.model)
             .finish()
     }
 }
@@ -583,6 +665,37 @@ mod tests {
         assert!(!format!("{s:?}").contains("kakao-secret"));
         let err = settings(&[("WEASEL_OAUTH_NAVER_CLIENT_ID", "x")]).unwrap_err();
         assert_eq!(err.variable, "WEASEL_OAUTH_NAVER_*");
+    }
+
+    #[test]
+    fn the_emulator_answers_unless_aws_is_configured() {
+        let s = settings(&[]).unwrap();
+        assert!(s.model.use_emulator);
+        assert_eq!(s.model.model_id, "anthropic.claude-3-5-sonnet-20240620-v1:0");
+        assert!(
+            !settings(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token")])
+                .unwrap()
+                .model
+                .use_emulator
+        );
+        assert!(
+            !settings(&[("WEASEL_MODEL_PROVIDER", "bedrock")])
+                .unwrap()
+                .model
+                .use_emulator
+        );
+        let profile =
+            settings(&[("WEASEL_MODEL_ID", "apac.anthropic.claude-sonnet-4-20250514-v1:0")]).unwrap();
+        assert_eq!(
+            profile.model.model_id,
+            "apac.anthropic.claude-sonnet-4-20250514-v1:0"
+        );
+        assert_eq!(
+            settings(&[("WEASEL_MODEL_TEMPERATURE", "3")])
+                .unwrap_err()
+                .variable,
+            "WEASEL_MODEL_TEMPERATURE"
+        );
     }
 
     #[test]

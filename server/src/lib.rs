@@ -6,6 +6,8 @@ pub mod auth;
 pub mod config;
 pub mod health;
 pub mod locale;
+pub mod model;
+pub mod solve;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -22,13 +22,24 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_by_activity ON conversations (user_id, updated_at DESC, id DESC);
 
 CREATE TABLE messages (
-    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    conversation_id BIGINT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-    role            TEXT   NOT NULL CHECK (role IN ('user', 'assistant')),
-    content         TEXT   NOT NULL,
-    status          TEXT   NOT NULL
+    id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    conversation_id    BIGINT  NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    role               TEXT    NOT NULL CHECK (role IN ('user', 'assistant')),
+    content            TEXT    NOT NULL,
+    status             TEXT    NOT NULL
         CHECK (status IN ('streaming', 'complete', 'stopped', 'failed', 'interrupted')),
-    created_at      BIGINT NOT NULL
+    -- Why an answer failed: throttled, timeout, stream, unavailable, rejected, incomplete.
+    error              TEXT,
+    -- For answers: which model, why it stopped, what it cost and how fast it was.
+    model_id           TEXT,
+    stop_reason        TEXT,
+    input_tokens       BIGINT ,
+    output_tokens      BIGINT ,
+    cache_read_tokens  BIGINT ,
+    cache_write_tokens BIGINT ,
+    first_token_ms     BIGINT ,
+    total_ms           BIGINT ,
+    created_at         BIGINT  NOT NULL
 );
 CREATE INDEX messages_in_order ON messages (conversation_id, id);
 

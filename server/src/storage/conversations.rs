@@ -1,8 +1,8 @@
 //! Conversations and their messages.
 
 use super::{
-    Conversation, ConversationId, Message, NewMessage, Result, Storage, StorageError, Subject, UserId,
-    now_millis,
+    AnswerOutcome, AnswerStats, Conversation, ConversationId, Message, MessageId, MessageStatus, NewMessage,
+    Result, Storage, StorageError, Subject, UserId, now_millis,
 };
 
 impl Storage {
@@ -73,7 +73,7 @@ impl Storage {
             let message = sqlx::query_as::<_, Message>(
                 "INSERT INTO messages (conversation_id, role, content, status, created_at)
                  VALUES ($1, $2, $3, $4, $5)
-                 RETURNING id, conversation_id, role, content, status, created_at",
+                 RETURNING id, conversation_id, role, content, status, error, created_at",
             )
             .bind(conversation)
             .bind(new.role)
@@ -89,11 +89,106 @@ impl Storage {
 
     pub async fn messages(&self, conversation: ConversationId) -> Result<Vec<Message>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Message>(
-            "SELECT id, conversation_id, role, content, status, created_at
+            "SELECT id, conversation_id, role, content, status, error, created_at
              FROM messages WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(conversation)
         .fetch_all(pool)
         .await)?)
+    }
+}
+
+impl Storage {
+    /// The message with the user who owns its conversation; `None` when it
+    /// does not exist or belongs to someone else.
+    pub async fn message_of(&self, user: UserId, id: MessageId) -> Result<Option<Message>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Message>(
+            "SELECT m.id, m.conversation_id, m.role, m.content, m.status, m.error, m.created_at
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.id = $1 AND c.user_id = $2",
+        )
+        .bind(id)
+        .bind(user)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Writes the text so far of an answer that is still streaming.
+    pub async fn save_partial(&self, id: MessageId, content: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("UPDATE messages SET content = $1 WHERE id = $2 AND status = 'streaming'")
+            .bind(content)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Records how an answer ended, with its full text, in one statement.
+    pub async fn finish_answer(
+        &self,
+        id: MessageId,
+        status: MessageStatus,
+        outcome: &AnswerOutcome,
+    ) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE messages SET content = $1, status = $2, error = $3, stop_reason = $4, input_tokens = $5,
+                 output_tokens = $6, cache_read_tokens = $7, cache_write_tokens = $8, first_token_ms = $9,
+                 total_ms = $10
+             WHERE id = $11",
+        )
+        .bind(&outcome.content)
+        .bind(status)
+        .bind(&outcome.error)
+        .bind(&outcome.stop_reason)
+        .bind(outcome.input_tokens)
+        .bind(outcome.output_tokens)
+        .bind(outcome.cache_read_tokens)
+        .bind(outcome.cache_write_tokens)
+        .bind(outcome.first_token_ms)
+        .bind(outcome.total_ms)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Starts an empty answer, marked streaming, from `model_id`.
+    pub async fn start_answer(&self, conversation: ConversationId, model_id: &str) -> Result<Message> {
+        let answer = NewMessage {
+            role: super::Role::Assistant,
+            content: "",
+            status: MessageStatus::Streaming,
+        };
+        let message = self.append_message(conversation, &answer).await?;
+        on_pool!(self, pool => sqlx::query("UPDATE messages SET model_id = $1 WHERE id = $2")
+            .bind(model_id)
+            .bind(message.id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(message)
+    }
+
+    pub async fn answer_stats(&self, id: MessageId) -> Result<Option<AnswerStats>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, AnswerStats>(
+            "SELECT model_id, stop_reason, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                    first_token_ms, total_ms
+             FROM messages WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// At startup: answers a crashed process left streaming can never finish.
+    pub async fn interrupt_streaming(&self) -> Result<u64> {
+        Ok(on_pool!(self, pool => sqlx::query(
+            "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'",
+        )
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?)
     }
 }

@@ -88,7 +88,36 @@ pub struct Message {
     pub role: Role,
     pub content: String,
     pub status: MessageStatus,
+    /// Why an answer failed (a short code, see `model::ModelError::kind`).
+    pub error: Option<String>,
     pub created_at: i64,
+}
+
+/// How an answer ended, written once when generation stops.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AnswerOutcome {
+    pub content: String,
+    pub error: Option<String>,
+    pub stop_reason: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub first_token_ms: Option<i64>,
+    pub total_ms: i64,
+}
+
+/// The recorded facts about an answer.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct AnswerStats {
+    pub model_id: Option<String>,
+    pub stop_reason: Option<String>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cache_read_tokens: Option<i64>,
+    pub cache_write_tokens: Option<i64>,
+    pub first_token_ms: Option<i64>,
+    pub total_ms: Option<i64>,
 }
 
 pub struct NewMessage<'a> {

@@ -1,0 +1,79 @@
+//! The model-provider boundary: a conversation goes in, a stream of text
+//! deltas (then a stop reason and token usage) comes out. Production uses
+//! AWS Bedrock ([`bedrock::Bedrock`]); development and tests point the same
+//! code at the project's Bedrock emulator.
+
+pub mod bedrock;
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+
+use crate::storage::Role;
+
+#[derive(Clone, Debug)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelRequest {
+    pub system: String,
+    pub turns: Vec<Turn>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelEvent {
+    Text(String),
+    /// `end_turn`, `max_tokens`, `stop_sequence`, …
+    Stop(String),
+    Usage(Usage),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// Too many requests (HTTP 429 / throttlingException): "busy, try again".
+    #[error("the model is busy")]
+    Throttled,
+    #[error("the model stopped sending for too long")]
+    Timeout,
+    #[error("the model stream failed: {0}")]
+    Stream(String),
+    #[error("the model service is unreachable: {0}")]
+    Unavailable(String),
+    #[error("the request was rejected: {0}")]
+    Rejected(String),
+}
+
+impl ModelError {
+    /// A short label for metrics and the database.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelError::Throttled => "throttled",
+            ModelError::Timeout => "timeout",
+            ModelError::Stream(_) => "stream",
+            ModelError::Unavailable(_) => "unavailable",
+            ModelError::Rejected(_) => "rejected",
+        }
+    }
+}
+
+pub type ModelStream = Pin<Box<dyn Stream<Item = Result<ModelEvent, ModelError>> + Send>>;
+
+#[async_trait::async_trait]
+pub trait ModelProvider: Send + Sync {
+    /// Which model answers (stored with every answer).
+    fn model_id(&self) -> &str;
+    /// Whether this is the offline emulator (the page says so).
+    fn is_emulator(&self) -> bool;
+    async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError>;
+}

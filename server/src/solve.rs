@@ -1,0 +1,318 @@
+//! Solving a problem: the question is stored, an empty answer is started, and
+//! a background task streams the model's text into it. The task belongs to the
+//! server, not to the browser's connection: closing the tab loses nothing.
+//!
+//! While it runs, the answer's text lives in memory ([`LiveAnswer`]) and goes
+//! to every subscriber as it arrives; it is written to the database in
+//! batches (every [`FLUSH_EVERY`]) and once more, complete, at the end.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Turn},
+    storage::{
+        AnswerOutcome, ConversationId, Message, MessageId, MessageStatus, NewMessage, Role, Storage,
+        StorageError, Subject, UserId,
+    },
+};
+
+/// How often the text so far is written while an answer streams.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// The longest question accepted, in characters.
+pub const MAX_QUESTION_CHARS: usize = 20_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// `text` goes at byte `offset` of the answer.
+    Delta { offset: usize, text: String },
+    Done {
+        status: MessageStatus,
+        error: Option<String>,
+    },
+}
+
+/// An answer being generated right now.
+pub struct LiveAnswer {
+    text: Mutex<String>,
+    events: broadcast::Sender<LiveEvent>,
+    cancel: CancellationToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SolveError {
+    #[error("the question is empty")]
+    Empty,
+    #[error("the question is too long")]
+    TooLong,
+    #[error("conversation not found")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub struct Asked {
+    pub conversation: ConversationId,
+    pub question: Message,
+    pub answer: Message,
+}
+
+pub struct Solver {
+    storage: Storage,
+    model: Arc<dyn ModelProvider>,
+    idle_timeout: Duration,
+    live: Mutex<HashMap<MessageId, Arc<LiveAnswer>>>,
+}
+
+/// What the model is told for each subject: the answer first, then the steps,
+/// then why each other choice is wrong, in the student's language.
+pub fn system_prompt(subject: Subject) -> String {
+    let field = match subject {
+        Subject::Korean => "수능 국어(독서·문학·언어와 매체·화법과 작문)",
+        Subject::English => "수능 영어(English reading and listening items)",
+        Subject::Math => "수능 수학(수학 I·II, 확률과 통계, 미적분, 기하)",
+        Subject::Other => "시험 문제",
+    };
+    format!(
+        "You are Weasel, a patient exam tutor for Korean high-school students, expert in {field}.\n\
+         Answer in the language the student writes in (Korean unless they write another language).\n\
+         1. Start with one line: \"정답: <answer>\" (the choice number like ③ and its text, or the value).\n\
+         2. Then explain step by step how to reach it, quoting the evidence from the passage.\n\
+         3. Then say briefly why each other choice is wrong.\n\
+         Use Markdown. Write math in LaTeX: $...$ inline, $$...$$ for display.\n\
+         If the problem is unreadable or incomplete, say what is missing instead of guessing."
+    )
+}
+
+/// A title from the first question: its first line, at most 40 characters.
+pub fn title_from(question: &str) -> String {
+    let line = question
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("새 문제");
+    let mut title: String = line.chars().take(40).collect();
+    if line.chars().count() > 40 {
+        title.push('…');
+    }
+    title
+}
+
+impl Solver {
+    pub fn new(storage: Storage, model: Arc<dyn ModelProvider>, idle_timeout: Duration) -> Arc<Self> {
+        Arc::new(Solver {
+            storage,
+            model,
+            idle_timeout,
+            live: Mutex::default(),
+        })
+    }
+
+    pub fn model(&self) -> &dyn ModelProvider {
+        self.model.as_ref()
+    }
+
+    /// Stores the question and starts answering it; returns at once.
+    pub async fn ask(
+        self: &Arc<Self>,
+        user: UserId,
+        conversation: Option<ConversationId>,
+        subject: Subject,
+        question: &str,
+    ) -> Result<Asked, SolveError> {
+        let question = question.trim();
+        if question.is_empty() {
+            return Err(SolveError::Empty);
+        }
+        if question.chars().count() > MAX_QUESTION_CHARS {
+            return Err(SolveError::TooLong);
+        }
+        let conversation = match conversation {
+            Some(id) => self
+                .storage
+                .conversation(user, id)
+                .await?
+                .ok_or(SolveError::NotFound)?,
+            None => {
+                self.storage
+                    .create_conversation(user, subject, &title_from(question))
+                    .await?
+            }
+        };
+        let asked = NewMessage {
+            role: Role::User,
+            content: question,
+            status: MessageStatus::Complete,
+        };
+        let question = self.storage.append_message(conversation.id, &asked).await?;
+        let answer = self
+            .storage
+            .start_answer(conversation.id, self.model.model_id())
+            .await?;
+        self.spawn_generation(conversation.id, conversation.subject, answer.id);
+        Ok(Asked {
+            conversation: conversation.id,
+            question,
+            answer,
+        })
+    }
+
+    /// The text so far and a receiver for what follows, taken atomically so no
+    /// delta is missed or repeated. `None` when the answer is not streaming.
+    pub fn subscribe(&self, id: MessageId) -> Option<(String, broadcast::Receiver<LiveEvent>)> {
+        let live = self.live.lock().unwrap().get(&id).cloned()?;
+        let text = live.text.lock().unwrap();
+        Some((text.clone(), live.events.subscribe()))
+    }
+
+    /// Cancels a streaming answer; it keeps its text and ends `stopped`.
+    pub fn stop(&self, id: MessageId) -> bool {
+        match self.live.lock().unwrap().get(&id) {
+            Some(live) => {
+                live.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of answers being generated now.
+    pub fn active(&self) -> usize {
+        self.live.lock().unwrap().len()
+    }
+
+    fn spawn_generation(self: &Arc<Self>, conversation: ConversationId, subject: Subject, answer: MessageId) {
+        let (events, _) = broadcast::channel(1024);
+        let live = Arc::new(LiveAnswer {
+            text: Mutex::default(),
+            events,
+            cancel: CancellationToken::new(),
+        });
+        self.live.lock().unwrap().insert(answer, live.clone());
+        let solver = Arc::clone(self);
+        tokio::spawn(async move {
+            let (status, outcome) = solver.generate(conversation, subject, answer, &live).await;
+            if let Err(err) = solver.storage.finish_answer(answer, status, &outcome).await {
+                tracing::error!(error = %err, answer = answer.0, "cannot record the end of an answer");
+            }
+            // Removed before announcing, so a late subscriber reads the database instead.
+            solver.live.lock().unwrap().remove(&answer);
+            let _ = live.events.send(LiveEvent::Done {
+                status,
+                error: outcome.error.clone(),
+            });
+            tracing::info!(answer = answer.0, ?status, error = ?outcome.error, ms = outcome.total_ms, "answer finished");
+        });
+    }
+
+    async fn generate(
+        &self,
+        conversation: ConversationId,
+        subject: Subject,
+        answer: MessageId,
+        live: &LiveAnswer,
+    ) -> (MessageStatus, AnswerOutcome) {
+        let started = Instant::now();
+        let mut outcome = AnswerOutcome::default();
+        let result = self
+            .run(conversation, subject, answer, live, started, &mut outcome)
+            .await;
+        outcome.content = live.text.lock().unwrap().clone();
+        outcome.total_ms = started.elapsed().as_millis() as i64;
+        let status = match result {
+            _ if live.cancel.is_cancelled() => MessageStatus::Stopped,
+            Ok(()) if outcome.stop_reason.is_some() => MessageStatus::Complete,
+            Ok(()) => {
+                // The stream ended without messageStop: the answer was cut off.
+                outcome.error = Some("incomplete".into());
+                MessageStatus::Failed
+            }
+            Err(err) => {
+                tracing::warn!(answer = answer.0, error = %err, "answer failed");
+                outcome.error = Some(err.kind().into());
+                MessageStatus::Failed
+            }
+        };
+        (status, outcome)
+    }
+
+    async fn run(
+        &self,
+        conversation: ConversationId,
+        subject: Subject,
+        answer: MessageId,
+        live: &LiveAnswer,
+        started: Instant,
+        outcome: &mut AnswerOutcome,
+    ) -> Result<(), ModelError> {
+        let history = self
+            .storage
+            .messages(conversation)
+            .await
+            .map_err(|e| ModelError::Unavailable(format!("history: {e}")))?;
+        // Every earlier turn is context; failed or empty answers are left out.
+        let turns = history
+            .into_iter()
+            .filter(|m| m.id != answer && !m.content.is_empty())
+            .filter(|m| m.role == Role::User || m.status == MessageStatus::Complete)
+            .map(|m| Turn {
+                role: m.role,
+                text: m.content,
+            })
+            .collect();
+        let request = ModelRequest {
+            system: system_prompt(subject),
+            turns,
+        };
+
+        let mut stream = tokio::select! {
+            stream = self.model.stream(request) => stream?,
+            () = live.cancel.cancelled() => return Ok(()),
+        };
+        let mut last_flush = Instant::now();
+        loop {
+            let next = tokio::select! {
+                next = tokio::time::timeout(self.idle_timeout, stream.next()) => next,
+                () = live.cancel.cancelled() => return Ok(()),
+            };
+            match next {
+                Err(_) => return Err(ModelError::Timeout),
+                Ok(None) => return Ok(()),
+                Ok(Some(Err(err))) => return Err(err),
+                Ok(Some(Ok(ModelEvent::Text(delta)))) => {
+                    outcome
+                        .first_token_ms
+                        .get_or_insert(started.elapsed().as_millis() as i64);
+                    let snapshot = {
+                        let mut text = live.text.lock().unwrap();
+                        let offset = text.len();
+                        text.push_str(&delta);
+                        let _ = live.events.send(LiveEvent::Delta { offset, text: delta });
+                        (last_flush.elapsed() >= FLUSH_EVERY).then(|| text.clone())
+                    };
+                    if let Some(text) = snapshot {
+                        last_flush = Instant::now();
+                        if let Err(err) = self.storage.save_partial(answer, &text).await {
+                            tracing::warn!(error = %err, "cannot save a partial answer; continuing");
+                        }
+                    }
+                }
+                Ok(Some(Ok(ModelEvent::Stop(reason)))) => outcome.stop_reason = Some(reason),
+                Ok(Some(Ok(ModelEvent::Usage(usage)))) => {
+                    outcome.input_tokens = usage.input_tokens;
+                    outcome.output_tokens = usage.output_tokens;
+                    outcome.cache_read_tokens = usage.cache_read_tokens;
+                    outcome.cache_write_tokens = usage.cache_write_tokens;
+                }
+            }
+        }
+    }
+}

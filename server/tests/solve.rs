@@ -1,0 +1,283 @@
+//! The solve flow through the real AWS SDK against the Bedrock emulator.
+
+mod common;
+
+use std::{sync::Arc, time::Duration};
+
+use common::{BACKENDS, Backend, TestDatabase};
+use serde_json::json;
+use weasel_server::{
+    config::Settings,
+    model::bedrock::Bedrock,
+    solve::{LiveEvent, Solver, system_prompt},
+    storage::{Message, MessageId, MessageStatus, NewUser, Storage, Subject, UserId},
+};
+
+const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+
+struct Setup {
+    solver: Arc<Solver>,
+    storage: Storage,
+    user: UserId,
+    _db: TestDatabase,
+}
+
+async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
+    let config = bedrock_emulator::Config {
+        pace: Duration::from_millis(pace_ms),
+    };
+    let emulator = bedrock_emulator::spawn("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let db = TestDatabase::create(backend).await;
+    let storage = db.storage().await;
+    let settings = Settings::from_lookup(|_| None).unwrap();
+    let model = Bedrock::new(&settings.model, Some(format!("http://{emulator}")), true).await;
+    let solver = Solver::new(storage.clone(), Arc::new(model), idle);
+    let new = NewUser {
+        email: "solver@example.com",
+        display_name: "학생",
+        password_hash: None,
+    };
+    let user = storage.create_user(&new).await.unwrap().id;
+    Setup {
+        solver,
+        storage,
+        user,
+        _db: db,
+    }
+}
+
+/// Follows an answer until it ends; returns the text seen live and the stored message.
+async fn follow(setup: &Setup, id: MessageId) -> (String, Message) {
+    let mut seen = String::new();
+    if let Some((so_far, mut events)) = setup.solver.subscribe(id) {
+        seen.push_str(&so_far);
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), events.recv())
+                .await
+                .expect("answer ends")
+            {
+                Ok(LiveEvent::Delta { offset, text }) => {
+                    assert_eq!(offset, seen.len(), "deltas arrive in order, none missing");
+                    seen.push_str(&text);
+                }
+                Ok(LiveEvent::Done { .. }) | Err(_) => break,
+            }
+        }
+    }
+    let stored = setup.storage.message_of(setup.user, id).await.unwrap().unwrap();
+    (seen, stored)
+}
+
+fn expected(question: &str, history: &[(&str, &str)]) -> String {
+    let mut messages: Vec<_> = history
+        .iter()
+        .map(|(role, text)| json!({"role": role, "content": [{"text": text}]}))
+        .collect();
+    messages.push(json!({"role": "user", "content": [{"text": question}]}));
+    let request = json!({"messages": messages, "system": [{"text": system_prompt(Subject::Math)}]});
+    bedrock_emulator::compose(MODEL, &request)
+}
+
+#[tokio::test]
+async fn korean_answers_arrive_intact_and_are_stored_with_their_facts() {
+    for backend in BACKENDS {
+        let setup = setup(backend, 1, Duration::from_secs(10)).await;
+        let question = "이차방정식 x² + 2x + 1 = 0 의 해는? 🧮";
+        let asked = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, question)
+            .await
+            .unwrap();
+        let (seen, stored) = follow(&setup, asked.answer.id).await;
+        let want = expected(question, &[]);
+        assert_eq!(stored.status, MessageStatus::Complete, "{backend:?}");
+        assert_eq!(stored.content, want, "{backend:?}: byte for byte");
+        assert_eq!(seen, want, "{backend:?}: what subscribers saw");
+        assert!(stored.content.starts_with("정답: "));
+
+        let stats = setup
+            .storage
+            .answer_stats(asked.answer.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.model_id.as_deref(), Some(MODEL));
+        assert_eq!(stats.stop_reason.as_deref(), Some("end_turn"));
+        assert!(stats.input_tokens.unwrap() > 0 && stats.output_tokens.unwrap() > 10);
+        assert!(stats.first_token_ms.unwrap() <= stats.total_ms.unwrap());
+        let conversation = setup
+            .storage
+            .conversation(setup.user, asked.conversation)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(conversation.title, "이차방정식 x² + 2x + 1 = 0 의 해는? 🧮");
+    }
+}
+
+#[tokio::test]
+async fn follow_ups_send_the_whole_conversation() {
+    let setup = setup(Backend::Sqlite, 1, Duration::from_secs(10)).await;
+    let first = setup
+        .solver
+        .ask(setup.user, None, Subject::Math, "첫 번째 질문: 광합성이란?")
+        .await
+        .unwrap();
+    let (_, first_answer) = follow(&setup, first.answer.id).await;
+    let second = setup
+        .solver
+        .ask(
+            setup.user,
+            Some(first.conversation),
+            Subject::Math,
+            "두 번째 질문: 더 자세히",
+        )
+        .await
+        .unwrap();
+    let (_, stored) = follow(&setup, second.answer.id).await;
+    let history = [
+        ("user", "첫 번째 질문: 광합성이란?"),
+        ("assistant", first_answer.content.as_str()),
+    ];
+    assert_eq!(stored.content, expected("두 번째 질문: 더 자세히", &history));
+    assert!(
+        stored.content.contains("메시지 3개, 질문 2개"),
+        "{}",
+        stored.content
+    );
+    assert!(stored.content.contains("직전 질문: «첫 번째 질문: 광합성이란?»"));
+
+    // Someone else's conversation is not found.
+    let other = setup
+        .storage
+        .create_user(&NewUser {
+            email: "other@example.com",
+            display_name: "x",
+            password_hash: None,
+        })
+        .await
+        .unwrap();
+    let refused = setup
+        .solver
+        .ask(other.id, Some(first.conversation), Subject::Math, "끼어들기")
+        .await;
+    assert!(refused.is_err());
+}
+
+#[tokio::test]
+async fn every_fault_ends_in_the_right_status_with_the_text_kept() {
+    let setup = setup(Backend::Sqlite, 2, Duration::from_millis(800)).await;
+    let cases = [
+        (
+            "[[fault:throttle]]",
+            MessageStatus::Failed,
+            Some("throttled"),
+            false,
+        ),
+        ("[[fault:midstream]]", MessageStatus::Failed, Some("stream"), true),
+        ("[[fault:stall]]", MessageStatus::Failed, Some("timeout"), true),
+        ("[[fault:drop]]", MessageStatus::Failed, Some("stream"), true),
+        (
+            "[[fault:nostop]]",
+            MessageStatus::Failed,
+            Some("incomplete"),
+            true,
+        ),
+        ("[[fault:maxtokens]]", MessageStatus::Complete, None, true),
+    ];
+    let mut last = None;
+    for (marker, status, error, has_text) in cases {
+        let question = format!("고장 시험 {marker}");
+        let asked = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, &question)
+            .await
+            .unwrap();
+        last = Some(asked.answer.id);
+        let (seen, stored) = follow(&setup, asked.answer.id).await;
+        assert_eq!(
+            (stored.status, stored.error.as_deref()),
+            (status, error),
+            "{marker}"
+        );
+        assert_eq!(
+            stored.content, seen,
+            "{marker}: the partial text is what was shown"
+        );
+        assert_eq!(!stored.content.is_empty(), has_text, "{marker}");
+        let full = expected(&question, &[]);
+        assert!(
+            full.starts_with(&stored.content),
+            "{marker}: a prefix of the real answer"
+        );
+    }
+    let stats = setup.storage.answer_stats(last.unwrap()).await.unwrap().unwrap();
+    assert_eq!(stats.stop_reason.as_deref(), Some("max_tokens"));
+}
+
+#[tokio::test]
+async fn stop_keeps_the_partial_answer() {
+    let setup = setup(Backend::Postgres, 40, Duration::from_secs(10)).await;
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Korean, "천천히 답해 주세요")
+        .await
+        .unwrap();
+    let (_, mut events) = setup.solver.subscribe(asked.answer.id).unwrap();
+    for _ in 0..3 {
+        assert!(matches!(events.recv().await.unwrap(), LiveEvent::Delta { .. }));
+    }
+    let asked_at = std::time::Instant::now();
+    assert!(setup.solver.stop(asked.answer.id));
+    let done = loop {
+        if let LiveEvent::Done { status, .. } = events.recv().await.unwrap() {
+            break status;
+        }
+    };
+    assert_eq!(done, MessageStatus::Stopped);
+    assert!(
+        asked_at.elapsed() < Duration::from_millis(500),
+        "stopped in {:?}",
+        asked_at.elapsed()
+    );
+    let stored = setup
+        .storage
+        .message_of(setup.user, asked.answer.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, MessageStatus::Stopped);
+    assert!(!stored.content.is_empty() && expected("천천히 답해 주세요", &[]).len() > stored.content.len());
+    assert!(!setup.solver.stop(asked.answer.id), "nothing left to stop");
+}
+
+#[tokio::test]
+async fn answers_left_streaming_by_a_crash_become_interrupted() {
+    for backend in BACKENDS {
+        let setup = setup(backend, 1, Duration::from_secs(10)).await;
+        let conversation = setup
+            .storage
+            .create_conversation(setup.user, Subject::Other, "t")
+            .await
+            .unwrap();
+        let orphan = setup.storage.start_answer(conversation.id, MODEL).await.unwrap();
+        setup
+            .storage
+            .save_partial(orphan.id, "절반쯤 쓰다가")
+            .await
+            .unwrap();
+        assert_eq!(setup.storage.interrupt_streaming().await.unwrap(), 1);
+        let stored = setup
+            .storage
+            .message_of(setup.user, orphan.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stored.status, stored.content.as_str()),
+            (MessageStatus::Interrupted, "절반쯤 쓰다가")
+        );
+    }
+}
