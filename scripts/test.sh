@@ -16,12 +16,12 @@ cargo fmt --all -- --check
 # Never one clippy run for the whole workspace: that would enable the `ssr`
 # and `hydrate` features of the app together.
 step "clippy: server (ssr)"
-cargo clippy --locked -p weasel-server -p weasel-app -p oauth-mock --all-targets -- -D warnings
+cargo clippy --locked -p weasel-server -p weasel-app -p oauth-mock -p bedrock-emulator --all-targets -- -D warnings
 step "clippy: browser (hydrate, wasm32)"
 cargo clippy --locked -p weasel-frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests (SQLite and PostgreSQL)"
-cargo test --locked -p weasel-server -p weasel-app -p oauth-mock
+cargo test --locked -p weasel-server -p weasel-app -p oauth-mock -p bedrock-emulator
 
 "$ROOT/scripts/build-site.sh"
 

@@ -48,6 +48,70 @@ pub struct ProviderView {
     pub label: String,
 }
 
+/// The subject of a problem; each has its own instructions for the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subject {
+    #[default]
+    Korean,
+    English,
+    Math,
+    Other,
+}
+
+impl Subject {
+    pub const ALL: [Subject; 4] = [Subject::Korean, Subject::English, Subject::Math, Subject::Other];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Subject::Korean => "korean",
+            Subject::English => "english",
+            Subject::Math => "math",
+            Subject::Other => "other",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Subject> {
+        Subject::ALL.into_iter().find(|s| s.code() == code)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AnswerStatus {
+    Streaming,
+    Complete,
+    Stopped,
+    Failed,
+    Interrupted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub from_student: bool,
+    pub content: String,
+    pub status: AnswerStatus,
+    /// Why an answer failed: `throttled`, `timeout`, `stream`, `unavailable`, `rejected`, `incomplete`.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationView {
+    pub id: i64,
+    pub title: String,
+    pub subject: Subject,
+    pub messages: Vec<MessageView>,
+    /// Answers come from the offline emulator, not from Claude.
+    pub emulator: bool,
+}
+
+/// Where a question went: its conversation and the answer being written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asked {
+    pub conversation: i64,
+    pub answer: i64,
+}
+
 /// Only a path on this site may be a redirect target (no open redirects).
 pub fn safe_next(next: &str) -> String {
     let valid = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
@@ -117,6 +181,39 @@ pub async fn delete_account(confirm: String) -> Result<(), AppError> {
     crate::ports::respond(accounts.delete_account(confirm).await)?;
     redirect_form("/");
     Ok(())
+}
+
+/// Asks a question: in a new conversation, or as a follow-up in `conversation`.
+#[server(prefix = "/api", endpoint = "ask")]
+pub async fn ask(conversation: Option<i64>, subject: String, question: String) -> Result<Asked, AppError> {
+    let subject = Subject::from_code(&subject).unwrap_or_default();
+    let solve = crate::ports::services()?.solve;
+    let asked = crate::ports::respond(solve.ask(conversation, subject, question).await)?;
+    redirect_form(&format!("/c/{}", asked.conversation));
+    Ok(asked)
+}
+
+#[server(prefix = "/api", endpoint = "conversation")]
+pub async fn get_conversation(id: i64) -> Result<ConversationView, AppError> {
+    crate::ports::respond(crate::ports::services()?.solve.conversation(id).await)
+}
+
+/// Stops an answer that is being written; it keeps what it has.
+#[server(prefix = "/api", endpoint = "stop")]
+pub async fn stop_answer(answer: i64) -> Result<(), AppError> {
+    let solve = crate::ports::services()?.solve;
+    let conversation = crate::ports::respond(solve.stop(answer).await)?;
+    redirect_form(&format!("/c/{conversation}"));
+    Ok(())
+}
+
+/// Writes a failed, stopped or interrupted last answer again.
+#[server(prefix = "/api", endpoint = "retry")]
+pub async fn retry_answer(answer: i64) -> Result<Asked, AppError> {
+    let solve = crate::ports::services()?.solve;
+    let asked = crate::ports::respond(solve.retry(answer).await)?;
+    redirect_form(&format!("/c/{}", asked.conversation));
+    Ok(asked)
 }
 
 #[cfg(test)]

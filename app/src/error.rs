@@ -30,6 +30,9 @@ pub enum AppError {
     Throttled { retry_after_secs: u64 },
     #[error("request refused")]
     Forbidden,
+    /// The action does not fit the answer's state (say, retrying one still being written).
+    #[error("conflicting state")]
+    Conflict,
     #[error("internal error")]
     Internal,
     /// The request never completed (network, decoding): made on the client.
@@ -43,11 +46,13 @@ pub enum Field {
     Password,
     Confirm,
     CurrentPassword,
+    Question,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Problem {
     Required,
+    TooLong,
     EmailInvalid,
     PasswordTooShort,
     PasswordTooLong,
@@ -108,6 +113,12 @@ impl AppError {
                 }
             }
             AppError::Forbidden => lang.t("요청이 거부되었어요.", "This request was refused.").into(),
+            AppError::Conflict => lang
+                .t(
+                    "지금은 할 수 없어요. 화면을 새로고침해 주세요.",
+                    "Not possible right now. Reload the page.",
+                )
+                .into(),
             AppError::Internal => lang
                 .t(
                     "서버에 문제가 생겼어요. 잠시 뒤 다시 시도해 주세요.",
@@ -128,6 +139,10 @@ impl Problem {
     pub fn message(self, lang: Lang) -> &'static str {
         match self {
             Problem::Required => lang.t("필수 항목이에요.", "This field is required."),
+            Problem::TooLong => lang.t(
+                "너무 길어요. 2만 자 이내로 줄여 주세요.",
+                "Too long: keep it under 20,000 characters.",
+            ),
             Problem::EmailInvalid => lang.t(
                 "올바른 이메일 주소를 입력해 주세요.",
                 "Enter a valid email address.",

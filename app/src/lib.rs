@@ -7,6 +7,7 @@ pub mod api;
 mod auth;
 pub mod error;
 pub mod i18n;
+pub mod markdown;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
@@ -14,7 +15,7 @@ pub mod ports;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("sign-up") view=pages::SignUp ssr=SsrMode::InOrder/>
                     // Async: a signed-out visitor must get a real 302, decided before any byte is sent.
                     <Route path=StaticSegment("profile") view=pages::Profile ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("c"), ParamSegment("id")) view=pages::ConversationPage ssr=SsrMode::Async/>
                 </Routes>
             </pages::Layout>
         </Router>

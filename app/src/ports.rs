@@ -10,7 +10,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::{
-    api::{ProviderView, ServiceStatus, UserView},
+    api::{Asked, ConversationView, ProviderView, ServiceStatus, Subject, UserView},
     error::AppError,
 };
 
@@ -36,11 +36,27 @@ pub trait Accounts: Send + Sync {
     async fn delete_account(&self, confirm: String) -> Result<(), AppError>;
 }
 
+/// Problems and answers of the signed-in user.
+#[async_trait::async_trait]
+pub trait Solve: Send + Sync {
+    async fn ask(
+        &self,
+        conversation: Option<i64>,
+        subject: Subject,
+        question: String,
+    ) -> Result<Asked, AppError>;
+    async fn conversation(&self, id: i64) -> Result<ConversationView, AppError>;
+    /// Returns the answer's conversation.
+    async fn stop(&self, answer: i64) -> Result<i64, AppError>;
+    async fn retry(&self, answer: i64) -> Result<Asked, AppError>;
+}
+
 /// Everything a server function may call, provided to every request.
 #[derive(Clone)]
 pub struct Services {
     pub health: Arc<dyn Health>,
     pub accounts: Arc<dyn Accounts>,
+    pub solve: Arc<dyn Solve>,
 }
 
 /// The request's services; an error (never a panic) if the server forgot them.
@@ -78,6 +94,7 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             AppError::AccountUnavailable => StatusCode::CONFLICT,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Conflict => StatusCode::CONFLICT,
             AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         });
     }

@@ -18,8 +18,14 @@
 //! | `[[fault:drop]]` | the connection breaks in the middle of a frame |
 //! | `[[fault:nostop]]` | the stream ends cleanly but without `messageStop` |
 //! | `[[fault:maxtokens]]` | ends with `stopReason: max_tokens` |
+//! | `[[once]]` | with a fault: only the first time this question is asked (a transient fault, so retrying works) |
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    collections::HashSet,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use aws_smithy_eventstream::frame::write_message_to;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
@@ -52,10 +58,21 @@ impl Default for Config {
     }
 }
 
+#[derive(Clone)]
+struct Emulator {
+    config: Config,
+    /// Questions whose `[[once]]` fault has already happened.
+    faulted: Arc<Mutex<HashSet<String>>>,
+}
+
 pub fn router(config: Config) -> Router {
+    let emulator = Emulator {
+        config,
+        faulted: Arc::default(),
+    };
     Router::new()
         .route("/model/{model_id}/converse-stream", post(converse_stream))
-        .with_state(config)
+        .with_state(emulator)
 }
 
 /// Serves on `addr` (port 0 for any) in the background; returns the address.
@@ -107,7 +124,7 @@ fn error_response(status: StatusCode, kind: &str, message: &str) -> Response {
 }
 
 async fn converse_stream(
-    State(config): State<Config>,
+    State(emulator): State<Emulator>,
     Path(model_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -126,7 +143,11 @@ async fn converse_stream(
         );
     };
     let last = answer::text_of(messages.last().unwrap_or(&Value::Null));
-    let (pace, fault) = markers(&last);
+    let (pace, mut fault) = markers(&last);
+    if fault.is_some() && last.contains("[[once]]") && !emulator.faulted.lock().unwrap().insert(last.clone())
+    {
+        fault = None;
+    }
     if fault == Some(Fault::Throttle) {
         return error_response(
             StatusCode::TOO_MANY_REQUESTS,
@@ -136,7 +157,7 @@ async fn converse_stream(
     }
     let text = compose(&model_id, &request);
     let frames = frames(&text, &request, fault);
-    let pace = pace.unwrap_or(config.pace);
+    let pace = pace.unwrap_or(emulator.config.pace);
     let stream = stream::iter(frames).then(move |step| async move {
         match step {
             Step::Frame(bytes) => {

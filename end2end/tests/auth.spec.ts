@@ -27,9 +27,9 @@ test('sign up, sign out, sign in, change the password, sign in with the new one'
   await expect(page.getByTestId('profile-email')).toHaveText(email);
   await page.getByRole('button', { name: '로그아웃' }).click();
   await expect(page).toHaveURL('/');
-  await expect(page.getByRole('link', { name: '로그인' })).toBeVisible();
+  await expect(page.getByRole('link', { name: '로그인', exact: true })).toBeVisible();
 
-  await page.getByRole('link', { name: '로그인' }).click();
+  await page.getByRole('link', { name: '로그인', exact: true }).click();
   await fill(page, { '이메일': email, '비밀번호': 'wrong password here' });
   await page.getByRole('button', { name: '로그인' }).click();
   await expect(page.getByTestId('form-error')).toHaveText('이메일 또는 비밀번호가 올바르지 않아요.');

@@ -39,6 +39,8 @@ use crate::{
     config::{Environment, Settings},
     health::{self, HealthService},
     locale,
+    model::{ModelProvider, bedrock::Bedrock},
+    solve::{Solver, events, service::SolveService},
     storage::{Storage, StorageError},
 };
 
@@ -51,6 +53,13 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub storage: Storage,
     pub oauth: OAuth,
+    pub solver: Arc<Solver>,
+}
+
+impl FromRef<AppState> for Arc<Solver> {
+    fn from_ref(state: &AppState) -> Self {
+        state.solver.clone()
+    }
 }
 
 impl FromRef<AppState> for OAuth {
@@ -91,7 +100,19 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let storage = Storage::connect(&settings.database).await?;
+        let interrupted = storage.interrupt_streaming().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "answers left streaming by an earlier process are marked interrupted"
+            );
+        }
         let sessions = Sessions::new(&storage).await?;
+        let solver = Solver::new(
+            storage.clone(),
+            model_provider(settings).await?,
+            settings.model.idle_timeout,
+        );
         sessions.spawn_cleanup(SESSION_CLEANUP_PERIOD);
         if settings.session.key.generated {
             tracing::warn!(
@@ -110,7 +131,7 @@ impl Application {
         if settings.public_url.port() == Some(0) {
             let _ = settings.public_url.set_port(Some(local_addr.port()));
         }
-        let router = router(&settings, storage.clone(), sessions, local_addr);
+        let router = router(&settings, storage.clone(), sessions, solver, local_addr);
         Ok(Application {
             listener,
             router,
@@ -136,7 +157,40 @@ impl Application {
     }
 }
 
-fn router(settings: &Settings, storage: Storage, sessions: Sessions, local_addr: SocketAddr) -> Router {
+/// Bedrock through the AWS SDK; with `use_emulator`, the same client pointed at
+/// an emulator started inside this process on a loopback port.
+async fn model_provider(settings: &Settings) -> Result<Arc<dyn ModelProvider>, StartupError> {
+    let model = &settings.model;
+    if model.use_emulator {
+        let addr = bedrock_emulator::spawn(([127, 0, 0, 1], 0).into(), bedrock_emulator::Config::default())
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: ([127, 0, 0, 1], 0).into(),
+                source,
+            })?;
+        tracing::warn!(
+            "no AWS configuration: answers come from the offline Bedrock emulator at {addr}, not Claude"
+        );
+        Ok(Arc::new(
+            Bedrock::new(model, Some(format!("http://{addr}")), true).await,
+        ))
+    } else {
+        tracing::info!(
+            model = model.model_id,
+            region = model.region,
+            "answers come from AWS Bedrock"
+        );
+        Ok(Arc::new(Bedrock::new(model, None, false).await))
+    }
+}
+
+fn router(
+    settings: &Settings,
+    storage: Storage,
+    sessions: Sessions,
+    solver: Arc<Solver>,
+    local_addr: SocketAddr,
+) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
         .site_root(settings.site_root.to_string_lossy().as_ref())
@@ -168,6 +222,9 @@ fn router(settings: &Settings, storage: Storage, sessions: Sessions, local_addr:
                     .collect(),
             ),
         }),
+        solve: Arc::new(SolveService {
+            solver: solver.clone(),
+        }),
     };
     let secure_cookies = settings.public_url.scheme() == "https";
     let auth_layer = AuthManagerLayerBuilder::new(
@@ -188,6 +245,7 @@ fn router(settings: &Settings, storage: Storage, sessions: Sessions, local_addr:
         leptos_options,
         storage,
         oauth,
+        solver,
     };
 
     let app_fn = {
@@ -198,6 +256,7 @@ fn router(settings: &Settings, storage: Storage, sessions: Sessions, local_addr:
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/lang/{code}", get(locale::switch_language))
+        .route("/api/answers/{id}/events", get(events::answer_events))
         .route("/auth/{provider}/start", get(oauth::start))
         .route("/auth/{provider}/callback", get(oauth::callback))
         .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), app_fn)

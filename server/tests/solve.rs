@@ -53,17 +53,13 @@ async fn follow(setup: &Setup, id: MessageId) -> (String, Message) {
     let mut seen = String::new();
     if let Some((so_far, mut events)) = setup.solver.subscribe(id) {
         seen.push_str(&so_far);
-        loop {
-            match tokio::time::timeout(Duration::from_secs(20), events.recv())
-                .await
-                .expect("answer ends")
-            {
-                Ok(LiveEvent::Delta { offset, text }) => {
-                    assert_eq!(offset, seen.len(), "deltas arrive in order, none missing");
-                    seen.push_str(&text);
-                }
-                Ok(LiveEvent::Done { .. }) | Err(_) => break,
-            }
+        let limit = Duration::from_secs(20);
+        while let Ok(LiveEvent::Delta { offset, text }) = tokio::time::timeout(limit, events.recv())
+            .await
+            .expect("answer ends")
+        {
+            assert_eq!(offset, seen.len(), "deltas arrive in order, none missing");
+            seen.push_str(&text);
         }
     }
     let stored = setup.storage.message_of(setup.user, id).await.unwrap().unwrap();
@@ -280,4 +276,30 @@ async fn answers_left_streaming_by_a_crash_become_interrupted() {
             (MessageStatus::Interrupted, "절반쯤 쓰다가")
         );
     }
+}
+
+#[tokio::test]
+async fn a_failed_answer_can_be_written_again() {
+    let setup = setup(Backend::Sqlite, 1, Duration::from_secs(10)).await;
+    let question = "일시적 고장 [[fault:midstream]] [[once]]";
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Math, question)
+        .await
+        .unwrap();
+    let (_, failed) = follow(&setup, asked.answer.id).await;
+    assert_eq!(failed.status, MessageStatus::Failed);
+
+    let again = setup.solver.retry(setup.user, asked.answer.id).await.unwrap();
+    let (_, stored) = follow(&setup, again.answer.id).await;
+    assert_eq!(stored.status, MessageStatus::Complete);
+    assert_eq!(
+        stored.content,
+        expected(question, &[]),
+        "the failed attempt is not part of the context"
+    );
+    let messages = setup.storage.messages(asked.conversation).await.unwrap();
+    assert_eq!(messages.len(), 2, "the failed answer was replaced");
+    // Only a finished, failed last answer can be retried.
+    assert!(setup.solver.retry(setup.user, again.answer.id).await.is_err());
 }

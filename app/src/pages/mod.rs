@@ -3,9 +3,11 @@
 mod auth;
 mod form;
 mod profile;
+mod solve;
 
 pub use auth::{RequireUser, SignIn, SignUp};
 pub use profile::Profile;
+pub use solve::ConversationPage;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -96,73 +98,21 @@ fn LanguageSwitch() -> impl IntoView {
     }
 }
 
-/// The subjects a student can pick; each later gets its own system prompt.
-const SUBJECTS: [(&str, &str, &str, &str); 4] = [
-    (
-        "국어",
-        "Korean",
-        "지문과 문제를 붙여넣으세요. 정답부터 알려 드릴게요.",
-        "Paste the passage and the question. The answer comes first.",
-    ),
-    (
-        "영어",
-        "English",
-        "영어 지문과 문제를 붙여넣으세요.",
-        "Paste the passage and the question. The answer comes first.",
-    ),
-    (
-        "수학",
-        "Math",
-        "수학 문제를 입력하세요. 수식은 $x^2$처럼 써도 돼요.",
-        "Type the math problem. Formulas like $x^2$ work.",
-    ),
-    (
-        "기타",
-        "Other",
-        "어떤 과목이든 문제를 붙여넣으세요.",
-        "Paste a problem from any subject.",
-    ),
-];
-
 #[component]
 pub fn Home() -> impl IntoView {
     let lang = use_lang();
-    let subject = RwSignal::new(0usize);
-    let hint = move || {
-        let (_, _, ko, en) = SUBJECTS[subject.get()];
-        lang.t(ko, en)
-    };
-
     view! {
         <Title text=""/>
         <section class="hero">
             <h1>{lang.t("정답부터, 그다음 풀이까지.", "The answer first, then every step.")}</h1>
             <p>
                 {lang.t(
-                    "수능 국어·영어·수학 문제를 붙여넣거나 사진으로 올리면, Weasel이 정답을 먼저 알려 주고 단계별로 설명해요.",
-                    "Paste or photograph a CSAT problem in Korean, English or math: Weasel gives the answer first, then explains it step by step.",
+                    "수능 국어·영어·수학 문제를 붙여넣으면, Weasel이 정답을 먼저 알려 주고 단계별로 설명해요.",
+                    "Paste a CSAT problem in Korean, English or math: Weasel gives the answer first, then explains it step by step.",
                 )}
             </p>
         </section>
-        <section class="subjects" aria-label=lang.t("과목", "Subject")>
-            {SUBJECTS
-                .iter()
-                .enumerate()
-                .map(|(i, (ko, en, _, _))| {
-                    view! {
-                        <button
-                            type="button"
-                            class="subject"
-                            aria-pressed=move || (subject.get() == i).to_string()
-                            on:click=move |_| subject.set(i)
-                        >
-                            {lang.t(ko, en)}
-                        </button>
-                    }
-                })
-                .collect_view()}
-        </section>
-        <p class="subject-hint" data-testid="subject-hint">{hint}</p>
+        <solve::Composer/>
     }
 }
 

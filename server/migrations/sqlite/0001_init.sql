@@ -1,7 +1,9 @@
 -- Users, their conversations and the messages in them.
+-- AUTOINCREMENT: ids are never reused after a delete, so an old link or a
+-- stale page can never land on a newer row.
 -- Times are Unix milliseconds (INTEGER) so both backends store them the same way.
 CREATE TABLE users (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     email         TEXT    NOT NULL UNIQUE,
     display_name  TEXT    NOT NULL,
     -- NULL for accounts made through OAuth that never set a password.
@@ -12,7 +14,7 @@ CREATE TABLE users (
 );
 
 CREATE TABLE conversations (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     title      TEXT    NOT NULL,
     subject    TEXT    NOT NULL CHECK (subject IN ('korean', 'english', 'math', 'other')),
@@ -22,7 +24,7 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_by_activity ON conversations (user_id, updated_at DESC, id DESC);
 
 CREATE TABLE messages (
-    id                 INTEGER PRIMARY KEY,
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     conversation_id    INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     role               TEXT    NOT NULL CHECK (role IN ('user', 'assistant')),
     content            TEXT    NOT NULL,

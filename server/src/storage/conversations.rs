@@ -192,3 +192,25 @@ impl Storage {
         .map(|done| done.rows_affected()))?)
     }
 }
+
+impl Storage {
+    /// Deletes one message (an answer about to be written again).
+    pub async fn delete_message(&self, id: MessageId) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM messages WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The newest message of a conversation.
+    pub async fn last_message_id(&self, conversation: ConversationId) -> Result<Option<MessageId>> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, MessageId>(
+            "SELECT id FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(conversation)
+        .fetch_optional(pool)
+        .await)?)
+    }
+}

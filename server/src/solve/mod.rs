@@ -16,6 +16,9 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+pub mod events;
+pub mod service;
+
 use crate::{
     model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Turn},
     storage::{
@@ -55,6 +58,8 @@ pub enum SolveError {
     TooLong,
     #[error("conversation not found")]
     NotFound,
+    #[error("this answer cannot be written again now")]
+    NotRetryable,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -163,6 +168,52 @@ impl Solver {
             question,
             answer,
         })
+    }
+
+    /// Writes a failed, stopped or interrupted answer again, if it is the
+    /// last message of its conversation. The old text is replaced.
+    pub async fn retry(self: &Arc<Self>, user: UserId, answer: MessageId) -> Result<Asked, SolveError> {
+        let message = self
+            .storage
+            .message_of(user, answer)
+            .await?
+            .ok_or(SolveError::NotFound)?;
+        let retryable = matches!(
+            message.status,
+            MessageStatus::Failed | MessageStatus::Stopped | MessageStatus::Interrupted
+        );
+        let last = self.storage.last_message_id(message.conversation_id).await?;
+        if message.role != Role::Assistant || !retryable || last != Some(answer) {
+            return Err(SolveError::NotRetryable);
+        }
+        let conversation = self
+            .storage
+            .conversation(user, message.conversation_id)
+            .await?
+            .ok_or(SolveError::NotFound)?;
+        self.storage.delete_message(answer).await?;
+        let question = self
+            .storage
+            .messages(conversation.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .ok_or(SolveError::NotFound)?;
+        let answer = self
+            .storage
+            .start_answer(conversation.id, self.model.model_id())
+            .await?;
+        self.spawn_generation(conversation.id, conversation.subject, answer.id);
+        Ok(Asked {
+            conversation: conversation.id,
+            question,
+            answer,
+        })
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// The text so far and a receiver for what follows, taken atomically so no

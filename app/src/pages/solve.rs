@@ -1,0 +1,370 @@
+//! Asking and reading: the composer, and a conversation whose last answer
+//! streams in live.
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+use super::{NotFound, RequireUser};
+use crate::{
+    api::{
+        AnswerStatus, Ask, ConversationView, MessageView, RetryAnswer, StopAnswer, Subject, get_conversation,
+    },
+    auth::use_auth,
+    error::{AppError, Field},
+    i18n::{Lang, use_lang},
+    markdown,
+};
+
+fn subject_name(subject: Subject, lang: Lang) -> &'static str {
+    match subject {
+        Subject::Korean => lang.t("국어", "Korean"),
+        Subject::English => lang.t("영어", "English"),
+        Subject::Math => lang.t("수학", "Math"),
+        Subject::Other => lang.t("기타", "Other"),
+    }
+}
+
+fn subject_hint(subject: Subject, lang: Lang) -> &'static str {
+    match subject {
+        Subject::Korean => lang.t(
+            "지문과 문제를 붙여넣으세요. 정답부터 알려 드릴게요.",
+            "Paste the passage and the question. The answer comes first.",
+        ),
+        Subject::English => lang.t(
+            "영어 지문과 문제를 붙여넣으세요.",
+            "Paste the passage and the question. The answer comes first.",
+        ),
+        Subject::Math => lang.t(
+            "수학 문제를 입력하세요. 수식은 $x^2$처럼 써도 돼요.",
+            "Type the math problem. Formulas like $x^2$ work.",
+        ),
+        Subject::Other => lang.t(
+            "어떤 과목이든 문제를 붙여넣으세요.",
+            "Paste a problem from any subject.",
+        ),
+    }
+}
+
+/// Enter sends, Shift+Enter breaks the line. While an input method is
+/// composing (Korean syllables), Enter belongs to the IME: sending then would
+/// cut the last syllable or send twice.
+fn send_on_enter(event: leptos::ev::KeyboardEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if event.key() != "Enter" || event.shift_key() || event.is_composing() || event.key_code() == 229 {
+            return;
+        }
+        event.prevent_default();
+        let form = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+            .filter(|area| !area.value().trim().is_empty())
+            .and_then(|area| area.form());
+        if let Some(form) = form {
+            let _ = form.request_submit();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = event;
+}
+
+/// The question box: a new problem (with its subject), or a follow-up.
+#[component]
+pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
+    let lang = use_lang();
+    let auth = use_auth();
+    let action = ServerAction::<Ask>::new();
+    let subject = RwSignal::new(Subject::default());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(asked)) = action.value().get() {
+            navigate(
+                &format!("/c/{}?a={}", asked.conversation, asked.answer),
+                Default::default(),
+            );
+        }
+    });
+    let error = move || action.value().get().and_then(|r| r.err());
+    let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
+    let placeholder = move || {
+        if conversation.is_some() {
+            lang.t(
+                "이어서 물어보세요 (Enter 보내기, Shift+Enter 줄바꿈)",
+                "Ask a follow-up (Enter sends, Shift+Enter new line)",
+            )
+        } else {
+            subject_hint(subject.get(), lang)
+        }
+    };
+
+    view! {
+        {conversation.is_none().then(|| view! {
+            <section class="subjects" aria-label=lang.t("과목", "Subject")>
+                {Subject::ALL.into_iter().map(|s| view! {
+                    <button type="button" class="subject"
+                        aria-pressed=move || (subject.get() == s).to_string()
+                        on:click=move |_| subject.set(s)>
+                        {subject_name(s, lang)}
+                    </button>
+                }).collect_view()}
+            </section>
+            <p class="subject-hint" data-testid="subject-hint">{move || subject_hint(subject.get(), lang)}</p>
+        })}
+        <ActionForm action=action attr:class="composer">
+            {conversation.map(|id| view! { <input type="hidden" name="conversation" value=id/> })}
+            <input type="hidden" name="subject" value=move || subject.get().code()/>
+            <textarea
+                name="question"
+                rows="4"
+                required=true
+                maxlength="20000"
+                aria-label=lang.t("문제", "Problem")
+                placeholder=placeholder
+                on:keydown=send_on_enter
+            ></textarea>
+            {move || error().map(|e| {
+                let text = e.field(Field::Question).map(|p| p.message(lang).to_string()).unwrap_or_else(|| e.message(lang));
+                view! { <p class="form-error" role="alert">{text}</p> }
+            })}
+            <Transition fallback=|| ()>
+                {move || if signed_in() {
+                    view! {
+                        <button type="submit" class="primary" disabled=move || action.pending().get()>
+                            {lang.t("보내기", "Send")}
+                        </button>
+                    }.into_any()
+                } else {
+                    view! {
+                        <a class="button-link" href="/sign-in">{lang.t("로그인하고 질문하기", "Sign in to ask")}</a>
+                    }.into_any()
+                }}
+            </Transition>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn ConversationPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let conversation = Resource::new(
+        move || {
+            (
+                params.read().get("id").and_then(|id| id.parse::<i64>().ok()),
+                query.read().get("a"),
+            )
+        },
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_conversation(id).await,
+                None => Err(AppError::NotFound),
+            }
+        },
+    );
+    view! {
+        <RequireUser>
+            <Suspense fallback=|| ()>
+                {move || conversation.get().map(|result| match result {
+                    Ok(conversation) => view! { <Conversation conversation/> }.into_any(),
+                    Err(_) => view! { <NotFound/> }.into_any(),
+                })}
+            </Suspense>
+        </RequireUser>
+    }
+}
+
+#[component]
+fn Conversation(conversation: ConversationView) -> impl IntoView {
+    let lang = use_lang();
+    let id = conversation.id;
+    let last_answer = conversation
+        .messages
+        .iter()
+        .rev()
+        .find(|m| !m.from_student)
+        .map(|m| m.id);
+    view! {
+        <Title text=conversation.title.clone()/>
+        <section class="conversation">
+            <h1 class="conversation-title">{conversation.title.clone()}</h1>
+            {conversation.emulator.then(|| view! {
+                <p class="emulator-note" data-testid="emulator-note">
+                    {lang.t(
+                        "지금은 오프라인 에뮬레이터가 답하고 있어요. Claude의 답이 아니에요.",
+                        "Answers come from the offline emulator, not from Claude.",
+                    )}
+                </p>
+            })}
+            {conversation.messages.into_iter().map(|message| {
+                if message.from_student {
+                    view! { <div class="msg msg-student"><p class="question">{message.content}</p></div> }.into_any()
+                } else {
+                    let last = Some(message.id) == last_answer;
+                    view! { <Answer message last/> }.into_any()
+                }
+            }).collect_view()}
+            <Composer conversation=id/>
+        </section>
+    }
+}
+
+fn status_code(status: AnswerStatus) -> &'static str {
+    match status {
+        AnswerStatus::Streaming => "streaming",
+        AnswerStatus::Complete => "complete",
+        AnswerStatus::Stopped => "stopped",
+        AnswerStatus::Failed => "failed",
+        AnswerStatus::Interrupted => "interrupted",
+    }
+}
+
+fn failure_message(error: Option<&str>, lang: Lang) -> &'static str {
+    match error {
+        Some("throttled") => lang.t(
+            "지금 요청이 많아 답하지 못했어요. 잠시 뒤 다시 시도해 주세요.",
+            "The tutor is busy right now. Please try again in a moment.",
+        ),
+        Some("timeout") => lang.t(
+            "답이 너무 오래 멈춰 있었어요.",
+            "The answer stalled for too long.",
+        ),
+        Some("incomplete") => lang.t("답이 중간에 끊겼어요.", "The answer was cut off."),
+        _ => lang.t(
+            "답을 만드는 중에 문제가 생겼어요.",
+            "Something went wrong while answering.",
+        ),
+    }
+}
+
+#[component]
+fn Answer(message: MessageView, last: bool) -> impl IntoView {
+    let lang = use_lang();
+    let id = message.id;
+    let text = RwSignal::new(message.content);
+    let status = RwSignal::new(message.status);
+    let error = RwSignal::new(message.error);
+    if message.status == AnswerStatus::Streaming {
+        follow_live(id, text, status, error);
+    }
+    let stop = ServerAction::<StopAnswer>::new();
+    let retry = ServerAction::<RetryAnswer>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(asked)) = retry.value().get() {
+            navigate(
+                &format!("/c/{}?a={}", asked.conversation, asked.answer),
+                Default::default(),
+            );
+        }
+    });
+    let ended_badly = move || {
+        matches!(
+            status.get(),
+            AnswerStatus::Failed | AnswerStatus::Stopped | AnswerStatus::Interrupted
+        )
+    };
+
+    view! {
+        <article class="msg msg-answer" data-testid="answer" data-status=move || status_code(status.get())>
+            <div class="markdown" inner_html=move || markdown::render(&text.get())></div>
+            {move || (status.get() == AnswerStatus::Streaming).then(|| view! {
+                <div class="answer-live">
+                    <span class="typing" aria-live="polite">{lang.t("답을 쓰는 중…", "Writing…")}</span>
+                    <ActionForm action=stop>
+                        <input type="hidden" name="answer" value=id/>
+                        <button type="submit" class="secondary">{lang.t("멈추기", "Stop")}</button>
+                    </ActionForm>
+                </div>
+            })}
+            {move || ended_badly().then(|| {
+                let note = match status.get() {
+                    AnswerStatus::Stopped => lang.t("답을 멈췄어요.", "You stopped this answer."),
+                    AnswerStatus::Interrupted => lang.t("서버가 다시 시작되어 답이 끊겼어요.", "The server restarted while answering."),
+                    _ => failure_message(error.get().as_deref(), lang),
+                };
+                view! {
+                    <div class="answer-problem" role="status">
+                        <span data-testid="answer-problem">{note}</span>
+                        {last.then(|| view! {
+                            <ActionForm action=retry>
+                                <input type="hidden" name="answer" value=id/>
+                                <button type="submit" class="secondary">{lang.t("다시 시도", "Try again")}</button>
+                            </ActionForm>
+                        })}
+                    </div>
+                }
+            })}
+        </article>
+    }
+}
+
+/// In the browser: continues a streaming answer from where the page has it,
+/// through server-sent events (which reconnect by themselves after a network
+/// drop, resuming from the last event id).
+fn follow_live(
+    id: i64,
+    text: RwSignal<String>,
+    status: RwSignal<AnswerStatus>,
+    error: RwSignal<Option<String>>,
+) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        use wasm_bindgen::{JsCast, closure::Closure};
+
+        #[derive(serde::Deserialize)]
+        struct Delta {
+            offset: usize,
+            text: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Done {
+            status: AnswerStatus,
+            error: Option<String>,
+        }
+
+        let from = text.get_untracked().len();
+        let Ok(source) = web_sys::EventSource::new(&format!("/api/answers/{id}/events?from={from}")) else {
+            return;
+        };
+        let on_delta =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+                let Some(delta) = event
+                    .data()
+                    .as_string()
+                    .and_then(|d| serde_json::from_str::<Delta>(&d).ok())
+                else {
+                    return;
+                };
+                text.update(|t| {
+                    if delta.offset <= t.len() && t.is_char_boundary(delta.offset) {
+                        t.truncate(delta.offset);
+                        t.push_str(&delta.text);
+                    }
+                });
+            });
+        let closer = source.clone();
+        let on_done =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+                if let Some(done) = event
+                    .data()
+                    .as_string()
+                    .and_then(|d| serde_json::from_str::<Done>(&d).ok())
+                {
+                    error.set(done.error);
+                    status.set(done.status);
+                }
+                closer.close();
+            });
+        let _ = source.add_event_listener_with_callback("delta", on_delta.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("done", on_done.as_ref().unchecked_ref());
+        on_delta.forget();
+        on_done.forget();
+        // Leaving the page closes the stream (the answer goes on being written).
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.close());
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (id, text, status, error);
+}

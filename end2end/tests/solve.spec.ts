@@ -1,0 +1,89 @@
+import { test, expect, hydrated } from './fixtures';
+import type { BrowserContext, Page } from '@playwright/test';
+
+async function signedIn(context: BrowserContext) {
+  const email = `solver-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+  const response = await context.request.post('/api/sign_up', {
+    form: { email, password: 'correct horse battery', confirm: 'correct horse battery', next: '/' },
+  });
+  expect(response.status()).toBe(200);
+}
+
+async function ask(page: Page, question: string) {
+  const box = page.getByRole('textbox', { name: '문제' });
+  await box.fill(question);
+  await box.press('Enter');
+}
+
+const answer = (page: Page) => page.getByTestId('answer').last();
+
+test('an answer streams in, survives a reload, and follow-ups carry the context', async ({ page, context }) => {
+  await signedIn(context);
+  await page.goto('/');
+  await hydrated(page);
+  await page.getByRole('button', { name: '수학' }).click();
+  await ask(page, '첫 질문: 이차방정식 x^2+2x+1=0 의 해는? [[pace:40]]');
+  await expect(page).toHaveURL(/\/c\/\d+/);
+  await expect(page.getByTestId('emulator-note')).toBeVisible();
+
+  // Tokens arrive progressively, not all at once.
+  const lengths: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    lengths.push(((await answer(page).locator('.markdown').textContent()) ?? '').length);
+    await page.waitForTimeout(400);
+  }
+  expect(new Set(lengths).size).toBeGreaterThan(2);
+  await expect(answer(page)).toHaveAttribute('data-status', 'streaming');
+
+  // A reload mid-answer shows the text so far at once and carries on.
+  await page.reload();
+  const atReload = ((await answer(page).locator('.markdown').textContent()) ?? '').length;
+  expect(atReload).toBeGreaterThan(0);
+  await hydrated(page);
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  const live = await answer(page).locator('.markdown').innerHTML();
+  expect(live).toContain('<math');
+  await expect(answer(page)).toContainText('정답:');
+
+  // What streamed is exactly what was stored.
+  await page.reload();
+  expect(await answer(page).locator('.markdown').innerHTML()).toBe(live);
+
+  await hydrated(page);
+  await ask(page, '두 번째 질문: 더 자세히');
+  await expect(page.getByTestId('answer')).toHaveCount(2);
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  await expect(answer(page)).toContainText('직전 질문: «첫 질문: 이차방정식 x^2+2x+1=0 의 해는?»');
+});
+
+test('stop keeps the partial answer', async ({ page, context }) => {
+  await signedIn(context);
+  await page.goto('/');
+  await hydrated(page);
+  await ask(page, '천천히 답해 주세요 [[pace:60]]');
+  await expect(answer(page)).toHaveAttribute('data-status', 'streaming');
+  await expect(answer(page).locator('.markdown')).toContainText('정답');
+  await hydrated(page);
+  await page.getByRole('button', { name: '멈추기' }).click();
+  await expect(answer(page)).toHaveAttribute('data-status', 'stopped');
+  await expect(page.getByTestId('answer-problem')).toHaveText('답을 멈췄어요.');
+  const partial = (await answer(page).locator('.markdown').textContent()) ?? '';
+  expect(partial.length).toBeGreaterThan(0);
+  await page.reload();
+  await expect(answer(page)).toHaveAttribute('data-status', 'stopped');
+  expect((await answer(page).locator('.markdown').textContent()) ?? '').toBe(partial);
+});
+
+test('a model failure shows a clear message and retry works', async ({ page, context }) => {
+  await signedIn(context);
+  await page.goto('/');
+  await hydrated(page);
+  await ask(page, `고장 시험 ${Date.now()} [[fault:midstream]] [[once]]`);
+  await expect(answer(page)).toHaveAttribute('data-status', 'failed', { timeout: 30_000 });
+  await expect(page.getByTestId("answer-problem")).toContainText("답을 만드는 중에 문제가 생겼어요.");
+  await hydrated(page);
+  await page.getByRole('button', { name: '다시 시도' }).click();
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  await expect(answer(page)).toContainText('정답:');
+  await expect(page.getByTestId('answer')).toHaveCount(1);
+});

@@ -1,0 +1,134 @@
+//! `GET /api/answers/{id}/events`: an answer as server-sent events.
+//!
+//! `delta` events carry `{offset, text}` (text at that byte offset of the
+//! answer) with the end offset as the event id, so a reconnecting browser
+//! (`Last-Event-ID`) or a reloaded page (`?from=`) continues exactly where it
+//! was; `done` carries `{status, error}` and ends the stream. Keep-alive
+//! comments every 15 s stop proxies from closing a quiet stream.
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures_util::stream;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::{LiveEvent, Solver, service::api_status};
+use crate::{
+    auth::AuthSession,
+    storage::{Message, MessageId, MessageStatus, UserId},
+};
+
+/// How often an answer streaming on another replica is re-read.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Deserialize)]
+pub struct From {
+    from: Option<usize>,
+}
+
+pub async fn answer_events(
+    State(solver): State<Arc<Solver>>,
+    Path(id): Path<i64>,
+    Query(query): Query<From>,
+    headers: HeaderMap,
+    auth: AuthSession,
+) -> Response {
+    let Some(user) = auth.user.map(|u| u.id) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let id = MessageId(id);
+    match solver.storage().message_of(user, id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot load an answer");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
+    let from = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .or(query.from)
+        .unwrap_or(0);
+    let (tx, rx) = mpsc::channel::<Event>(64);
+    tokio::spawn(feed(solver, user, id, from, tx));
+    let events = stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+fn delta(offset: usize, text: &str) -> Event {
+    Event::default()
+        .event("delta")
+        .id((offset + text.len()).to_string())
+        .data(json!({ "offset": offset, "text": text }).to_string())
+}
+
+fn done(message: &Message) -> Event {
+    let status = serde_json::to_value(api_status(message.status)).unwrap_or_default();
+    Event::default()
+        .event("done")
+        .data(json!({ "status": status, "error": message.error }).to_string())
+}
+
+/// The part of `text` after `from`, or all of it when `from` does not fit.
+fn after(text: &str, from: usize) -> (usize, &str) {
+    if from <= text.len() && text.is_char_boundary(from) {
+        (from, &text[from..])
+    } else {
+        (0, text)
+    }
+}
+
+/// Sends the answer from `from` on; returns when it ends or the client leaves.
+async fn feed(solver: Arc<Solver>, user: UserId, id: MessageId, from: usize, tx: mpsc::Sender<Event>) {
+    // The end of what the client has; the database phase continues from it.
+    let mut sent = from;
+    if let Some((so_far, mut live)) = solver.subscribe(id) {
+        let (offset, rest) = after(&so_far, from);
+        if !rest.is_empty() && tx.send(delta(offset, rest)).await.is_err() {
+            return;
+        }
+        sent = so_far.len();
+        // Until done, or until this subscriber falls behind: then the database has the rest.
+        while let Ok(LiveEvent::Delta { offset, text }) = live.recv().await {
+            sent = offset + text.len();
+            if tx.send(delta(offset, &text)).await.is_err() {
+                return;
+            }
+        }
+    }
+    // Not (or no longer) live in this process: read the database, and poll it
+    // while another replica is still writing the answer.
+    loop {
+        let message = match solver.storage().message_of(user, id).await {
+            Ok(Some(message)) => message,
+            _ => return,
+        };
+        let (offset, rest) = after(&message.content, sent);
+        if !rest.is_empty() {
+            if tx.send(delta(offset, rest)).await.is_err() {
+                return;
+            }
+            sent = message.content.len();
+        }
+        if message.status != MessageStatus::Streaming {
+            let _ = tx.send(done(&message)).await;
+            return;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}

@@ -1,0 +1,150 @@
+//! The solve port: what the problem and conversation pages call.
+
+use std::sync::Arc;
+
+use app::{
+    api::{AnswerStatus, Asked, ConversationView, MessageView, Subject as ApiSubject},
+    error::{AppError, Field, Problem},
+    ports::Solve,
+};
+
+use super::{SolveError, Solver};
+use crate::{
+    auth::AuthSession,
+    storage::{ConversationId, MessageId, MessageStatus, Role, Subject, UserId},
+};
+
+pub struct SolveService {
+    pub solver: Arc<Solver>,
+}
+
+async fn user() -> Result<UserId, AppError> {
+    let auth = leptos_axum::extract::<AuthSession>()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    auth.user.map(|u| u.id).ok_or(AppError::Unauthorized)
+}
+
+impl From<SolveError> for AppError {
+    fn from(err: SolveError) -> Self {
+        match err {
+            SolveError::Empty => AppError::invalid(Field::Question, Problem::Required),
+            SolveError::TooLong => AppError::invalid(Field::Question, Problem::TooLong),
+            SolveError::NotFound => AppError::NotFound,
+            SolveError::NotRetryable => AppError::Conflict,
+            SolveError::Storage(err) => {
+                tracing::error!(error = %err, "solve storage failure");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+fn subject(api: ApiSubject) -> Subject {
+    match api {
+        ApiSubject::Korean => Subject::Korean,
+        ApiSubject::English => Subject::English,
+        ApiSubject::Math => Subject::Math,
+        ApiSubject::Other => Subject::Other,
+    }
+}
+
+fn api_subject(subject: Subject) -> ApiSubject {
+    match subject {
+        Subject::Korean => ApiSubject::Korean,
+        Subject::English => ApiSubject::English,
+        Subject::Math => ApiSubject::Math,
+        Subject::Other => ApiSubject::Other,
+    }
+}
+
+pub fn api_status(status: MessageStatus) -> AnswerStatus {
+    match status {
+        MessageStatus::Streaming => AnswerStatus::Streaming,
+        MessageStatus::Complete => AnswerStatus::Complete,
+        MessageStatus::Stopped => AnswerStatus::Stopped,
+        MessageStatus::Failed => AnswerStatus::Failed,
+        MessageStatus::Interrupted => AnswerStatus::Interrupted,
+    }
+}
+
+#[async_trait::async_trait]
+impl Solve for SolveService {
+    async fn ask(
+        &self,
+        conversation: Option<i64>,
+        subject_: ApiSubject,
+        question: String,
+    ) -> Result<Asked, AppError> {
+        let user = user().await?;
+        let asked = self
+            .solver
+            .ask(
+                user,
+                conversation.map(ConversationId),
+                subject(subject_),
+                &question,
+            )
+            .await?;
+        Ok(Asked {
+            conversation: asked.conversation.0,
+            answer: asked.answer.id.0,
+        })
+    }
+
+    async fn conversation(&self, id: i64) -> Result<ConversationView, AppError> {
+        let user = user().await?;
+        let storage = self.solver.storage();
+        let internal = |err| -> AppError { SolveError::Storage(err).into() };
+        let conversation = storage
+            .conversation(user, ConversationId(id))
+            .await
+            .map_err(internal)?;
+        let conversation = conversation.ok_or(AppError::NotFound)?;
+        let mut messages = storage.messages(conversation.id).await.map_err(internal)?;
+        // A streaming answer's newest text is in memory, ahead of the last batch written.
+        for message in messages
+            .iter_mut()
+            .filter(|m| m.status == MessageStatus::Streaming)
+        {
+            if let Some((text, _)) = self.solver.subscribe(message.id) {
+                message.content = text;
+            }
+        }
+        Ok(ConversationView {
+            id: conversation.id.0,
+            title: conversation.title,
+            subject: api_subject(conversation.subject),
+            emulator: self.solver.model().is_emulator(),
+            messages: messages
+                .into_iter()
+                .map(|m| MessageView {
+                    id: m.id.0,
+                    from_student: m.role == Role::User,
+                    content: m.content,
+                    status: api_status(m.status),
+                    error: m.error,
+                })
+                .collect(),
+        })
+    }
+
+    async fn stop(&self, answer: i64) -> Result<i64, AppError> {
+        let user = user().await?;
+        let message = self.solver.storage().message_of(user, MessageId(answer)).await;
+        let message = message
+            .map_err(|e| AppError::from(SolveError::Storage(e)))?
+            .ok_or(AppError::NotFound)?;
+        self.solver.stop(message.id);
+        Ok(message.conversation_id.0)
+    }
+
+    async fn retry(&self, answer: i64) -> Result<Asked, AppError> {
+        let user = user().await?;
+        let asked = self.solver.retry(user, MessageId(answer)).await?;
+        Ok(Asked {
+            conversation: asked.conversation.0,
+            answer: asked.answer.id.0,
+        })
+    }
+}
