@@ -87,3 +87,21 @@ test('a model failure shows a clear message and retry works', async ({ page, con
   await expect(answer(page)).toContainText('정답:');
   await expect(page.getByTestId('answer')).toHaveCount(1);
 });
+
+test('Enter during Korean input composition does not send; Shift+Enter breaks the line', async ({ page, context }) => {
+  await signedIn(context);
+  await page.goto('/');
+  await hydrated(page);
+  const box = page.getByRole('textbox', { name: '문제' });
+  await box.fill('광합성이란 무엇인가');
+  // The IME's own Enter (confirming a syllable) arrives with isComposing set.
+  await box.dispatchEvent('keydown', { key: 'Enter', isComposing: true, bubbles: true, cancelable: true });
+  await box.press('Shift+Enter');
+  await page.waitForTimeout(300);
+  await expect(page).toHaveURL('/');
+  await box.press('End');
+  await box.pressSequentially('요?');
+  await box.press('Enter');
+  await expect(page).toHaveURL(/\/c\/\d+/);
+  await expect(page.locator('.msg-student .question')).toHaveText('광합성이란 무엇인가\n요?');
+});

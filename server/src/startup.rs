@@ -94,6 +94,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     storage: Storage,
+    solver: Arc<Solver>,
     local_addr: SocketAddr,
 }
 
@@ -131,17 +132,23 @@ impl Application {
         if settings.public_url.port() == Some(0) {
             let _ = settings.public_url.set_port(Some(local_addr.port()));
         }
-        let router = router(&settings, storage.clone(), sessions, solver, local_addr);
+        let router = router(&settings, storage.clone(), sessions, solver.clone(), local_addr);
         Ok(Application {
             listener,
             router,
             storage,
+            solver,
             local_addr,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The answer generator (benchmarks compare its events with what clients receive).
+    pub fn solver(&self) -> Arc<Solver> {
+        self.solver.clone()
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish
