@@ -105,3 +105,4 @@ test('Enter during Korean input composition does not send; Shift+Enter breaks th
   await expect(page).toHaveURL(/\/c\/\d+/);
   await expect(page.locator('.msg-student .question')).toHaveText('광합성이란 무엇인가\n요?');
 });
+

@@ -303,3 +303,26 @@ async fn a_failed_answer_can_be_written_again() {
     // Only a finished, failed last answer can be retried.
     assert!(setup.solver.retry(setup.user, again.answer.id).await.is_err());
 }
+
+#[tokio::test]
+async fn the_text_is_saved_while_it_streams_in_batches() {
+    let setup = setup(Backend::Postgres, 25, Duration::from_secs(10)).await;
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Korean, "저장 확인")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let midway = setup
+        .storage
+        .message_of(setup.user, asked.answer.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(midway.status, MessageStatus::Streaming);
+    assert!(!midway.content.is_empty(), "a batch was written while streaming");
+    let (live, _) = setup.solver.subscribe(asked.answer.id).unwrap();
+    assert!(live.starts_with(&midway.content) && live.len() >= midway.content.len());
+    let (_, done) = follow(&setup, asked.answer.id).await;
+    assert!(done.content.len() > midway.content.len());
+}

@@ -1,0 +1,168 @@
+//! The answer event stream over HTTP: resuming after a drop, and privacy.
+
+mod common;
+
+use common::{Backend, TestApp};
+use futures_util::StreamExt;
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+struct Sse {
+    id: Option<usize>,
+    event: String,
+    data: Value,
+}
+
+/// Reads events until `stop` says so (or the stream ends).
+async fn read_events(response: reqwest::Response, mut stop: impl FnMut(&[Sse]) -> bool) -> Vec<Sse> {
+    let mut body = response.bytes_stream();
+    let (mut buffer, mut events) = (Vec::<u8>::new(), Vec::new());
+    while let Some(Ok(chunk)) = body.next().await {
+        // Bytes first: a network chunk may end inside a multi-byte character.
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+            let raw = String::from_utf8(buffer.drain(..end + 2).collect()).expect("whole events are UTF-8");
+            let field = |name: &str| raw.lines().find_map(|l| l.strip_prefix(name)).map(str::to_string);
+            if let Some(event) = field("event: ") {
+                events.push(Sse {
+                    id: field("id: ").and_then(|v| v.parse().ok()),
+                    event,
+                    data: serde_json::from_str(&field("data: ").unwrap_or_default()).unwrap_or_default(),
+                });
+                if stop(&events) {
+                    return events;
+                }
+            }
+        }
+    }
+    events
+}
+
+async fn signed_up(app: &TestApp, email: &str) -> Client {
+    let client = app.browser();
+    let form = [
+        ("email", email),
+        ("password", "correct horse battery"),
+        ("confirm", "correct horse battery"),
+        ("next", "/"),
+    ];
+    assert_eq!(app.call(&client, "sign_up", &form).await.status(), StatusCode::OK);
+    client
+}
+
+#[tokio::test]
+async fn a_dropped_stream_resumes_from_the_last_event_id() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = signed_up(&app, "stream@example.com").await;
+    let form = [("subject", "math"), ("question", "끊겼다 이어 받기 [[pace:20]]")];
+    let asked: Value = app.call(&client, "ask", &form).await.json().await.unwrap();
+    let answer = asked["answer"].as_i64().unwrap();
+    let url = app.url(&format!("/api/answers/{answer}/events"));
+
+    let first = client.get(&url).send().await.unwrap();
+    assert_eq!(first.headers()["content-type"], "text/event-stream");
+    let before = read_events(first, |events| events.len() >= 5).await; // then the connection drops
+    let mut text = String::new();
+    for event in &before {
+        let offset = event.data["offset"].as_u64().unwrap() as usize;
+        assert_eq!(offset, text.len(), "contiguous");
+        text.push_str(event.data["text"].as_str().unwrap());
+        assert_eq!(event.id, Some(text.len()));
+    }
+
+    let resumed = client
+        .get(&url)
+        .header("last-event-id", text.len().to_string())
+        .send()
+        .await
+        .unwrap();
+    let after = read_events(resumed, |events| events.last().is_some_and(|e| e.event == "done")).await;
+    let done = after.last().unwrap();
+    assert_eq!(
+        (done.event.as_str(), done.data["status"].as_str()),
+        ("done", Some("Complete"))
+    );
+    for event in after.iter().filter(|e| e.event == "delta") {
+        let offset = event.data["offset"].as_u64().unwrap() as usize;
+        assert_eq!(offset, text.len(), "continues exactly where it stopped");
+        text.push_str(event.data["text"].as_str().unwrap());
+    }
+    let conversation: Value = app
+        .call(
+            &client,
+            "conversation",
+            &[("id", &asked["conversation"].to_string())],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        conversation["messages"][1]["content"].as_str().unwrap(),
+        text,
+        "byte for byte"
+    );
+
+    // A finished answer replays from any offset, then says done.
+    let replay = client.get(format!("{url}?from=0")).send().await.unwrap();
+    let events = read_events(replay, |_| false).await;
+    assert_eq!(events[0].data["text"].as_str().unwrap(), text);
+    assert_eq!(events.last().unwrap().event, "done");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn nobody_else_can_read_an_answer() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let owner = signed_up(&app, "owner@example.com").await;
+    let asked: Value = app
+        .call(&owner, "ask", &[("subject", "korean"), ("question", "비밀 질문")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (answer, conversation) = (
+        asked["answer"].as_i64().unwrap(),
+        asked["conversation"].as_i64().unwrap(),
+    );
+    let url = app.url(&format!("/api/answers/{answer}/events"));
+
+    assert_eq!(
+        app.browser().get(&url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let stranger = signed_up(&app, "stranger@example.com").await;
+    assert_eq!(
+        stranger.get(&url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let id = conversation.to_string();
+    let peek = app.call(&stranger, "conversation", &[("id", &id)]).await;
+    assert_eq!(peek.status(), StatusCode::NOT_FOUND);
+    let follow_up = [
+        ("conversation", id.as_str()),
+        ("subject", "korean"),
+        ("question", "끼어들기"),
+    ];
+    assert_eq!(
+        app.call(&stranger, "ask", &follow_up).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let stop = app
+        .call(&stranger, "stop", &[("answer", &answer.to_string())])
+        .await;
+    assert_eq!(stop.status(), StatusCode::NOT_FOUND);
+    let page = stranger
+        .get(app.url(&format!("/c/{conversation}")))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(!page.text().await.unwrap().contains("비밀 질문"));
+    let anonymous = app
+        .call(&app.browser(), "ask", &[("subject", "korean"), ("question", "x")])
+        .await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
