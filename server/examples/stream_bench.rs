@@ -50,21 +50,22 @@ async fn over_sse(client: reqwest::Client, url: String) -> HashMap<usize, Instan
     let mut seen = HashMap::new();
     let response = client.get(url).send().await.expect("SSE request");
     let mut body = response.bytes_stream();
-    let mut buffer = String::new();
+    let mut buffer = Vec::<u8>::new();
     while let Some(Ok(chunk)) = body.next().await {
         let now = Instant::now();
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
+        // Bytes first: a network chunk may end inside a multi-byte character.
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+            let event = String::from_utf8_lossy(&buffer.drain(..end + 2).collect::<Vec<_>>()).into_owned();
             if event.contains("event: done") {
                 return seen;
             }
-            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
-                if let Ok(delta) = serde_json::from_str::<serde_json::Value>(data) {
-                    if let Some(offset) = delta["offset"].as_u64() {
-                        seen.insert(offset as usize, now);
-                    }
-                }
+            let delta = event
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .and_then(|data| serde_json::from_str::<serde_json::Value>(data).ok());
+            if let Some(offset) = delta.and_then(|d| d["offset"].as_u64()) {
+                seen.insert(offset as usize, now);
             }
         }
     }
