@@ -105,6 +105,23 @@ pub struct ConversationView {
     pub emulator: bool,
 }
 
+/// One line of the conversation list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: i64,
+    pub title: String,
+    pub subject: Subject,
+    /// Last activity, Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// A page of the conversation list; `next` continues it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationList {
+    pub items: Vec<ConversationSummary>,
+    pub next: Option<String>,
+}
+
 /// Where a question went: its conversation and the answer being written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Asked {
@@ -214,6 +231,27 @@ pub async fn retry_answer(answer: i64) -> Result<Asked, AppError> {
     let asked = crate::ports::respond(solve.retry(answer).await)?;
     redirect_form(&format!("/c/{}", asked.conversation));
     Ok(asked)
+}
+
+/// The signed-in user's conversations, newest activity first.
+#[server(prefix = "/api", endpoint = "conversations")]
+pub async fn list_conversations(cursor: Option<String>) -> Result<ConversationList, AppError> {
+    crate::ports::respond(crate::ports::services()?.history.list(cursor).await)
+}
+
+#[server(prefix = "/api", endpoint = "rename")]
+pub async fn rename_conversation(id: i64, title: String) -> Result<(), AppError> {
+    crate::ports::respond(crate::ports::services()?.history.rename(id, title).await)?;
+    redirect_form(&format!("/c/{id}"));
+    Ok(())
+}
+
+/// Deletes a conversation with all its messages.
+#[server(prefix = "/api", endpoint = "delete_conversation")]
+pub async fn delete_conversation(id: i64) -> Result<(), AppError> {
+    crate::ports::respond(crate::ports::services()?.history.delete(id).await)?;
+    redirect_form("/");
+    Ok(())
 }
 
 #[cfg(test)]

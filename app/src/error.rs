@@ -47,6 +47,7 @@ pub enum Field {
     Confirm,
     CurrentPassword,
     Question,
+    Title,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,10 +140,7 @@ impl Problem {
     pub fn message(self, lang: Lang) -> &'static str {
         match self {
             Problem::Required => lang.t("필수 항목이에요.", "This field is required."),
-            Problem::TooLong => lang.t(
-                "너무 길어요. 2만 자 이내로 줄여 주세요.",
-                "Too long: keep it under 20,000 characters.",
-            ),
+            Problem::TooLong => lang.t("너무 길어요. 조금 줄여 주세요.", "Too long. Please shorten it."),
             Problem::EmailInvalid => lang.t(
                 "올바른 이메일 주소를 입력해 주세요.",
                 "Enter a valid email address.",

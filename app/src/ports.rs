@@ -10,7 +10,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::{
-    api::{Asked, ConversationView, ProviderView, ServiceStatus, Subject, UserView},
+    api::{Asked, ConversationList, ConversationView, ProviderView, ServiceStatus, Subject, UserView},
     error::AppError,
 };
 
@@ -51,12 +51,21 @@ pub trait Solve: Send + Sync {
     async fn retry(&self, answer: i64) -> Result<Asked, AppError>;
 }
 
+/// Finding and tidying the signed-in user's conversations.
+#[async_trait::async_trait]
+pub trait History: Send + Sync {
+    async fn list(&self, cursor: Option<String>) -> Result<ConversationList, AppError>;
+    async fn rename(&self, id: i64, title: String) -> Result<(), AppError>;
+    async fn delete(&self, id: i64) -> Result<(), AppError>;
+}
+
 /// Everything a server function may call, provided to every request.
 #[derive(Clone)]
 pub struct Services {
     pub health: Arc<dyn Health>,
     pub accounts: Arc<dyn Accounts>,
     pub solve: Arc<dyn Solve>,
+    pub history: Arc<dyn History>,
 }
 
 /// The request's services; an error (never a panic) if the server forgot them.

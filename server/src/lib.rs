@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod health;
+pub mod history;
 pub mod locale;
 pub mod model;
 pub mod solve;

@@ -38,6 +38,7 @@ use crate::{
     },
     config::{Environment, Settings},
     health::{self, HealthService},
+    history::HistoryService,
     locale,
     model::{ModelProvider, bedrock::Bedrock},
     solve::{Solver, events, service::SolveService},
@@ -231,6 +232,9 @@ fn router(
         }),
         solve: Arc::new(SolveService {
             solver: solver.clone(),
+        }),
+        history: Arc::new(HistoryService {
+            storage: storage.clone(),
         }),
     };
     let secure_cookies = settings.public_url.scheme() == "https";

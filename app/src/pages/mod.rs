@@ -2,6 +2,7 @@
 
 mod auth;
 mod form;
+mod history;
 mod profile;
 mod solve;
 
@@ -41,7 +42,10 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <LanguageSwitch/>
                 </nav>
             </header>
-            <main class="app-main">{children()}</main>
+            <div class="app-body">
+                <history::Sidebar/>
+                <main class="app-main">{children()}</main>
+            </div>
             <StatusFooter/>
         </div>
     }

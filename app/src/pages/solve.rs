@@ -188,7 +188,7 @@ fn Conversation(conversation: ConversationView) -> impl IntoView {
     view! {
         <Title text=conversation.title.clone()/>
         <section class="conversation">
-            <h1 class="conversation-title">{conversation.title.clone()}</h1>
+            <super::history::TitleBar id title=conversation.title.clone()/>
             {conversation.emulator.then(|| view! {
                 <p class="emulator-note" data-testid="emulator-note">
                     {lang.t(

@@ -214,3 +214,60 @@ impl Storage {
         .await)?)
     }
 }
+
+/// Where a page of the conversation list continues: the last row's activity
+/// time and id (keyset pagination: every page is one index range scan, however
+/// many conversations the user has).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    pub updated_at: i64,
+    pub id: ConversationId,
+}
+
+impl Storage {
+    /// Up to `limit` conversations, newest activity first, after `cursor`.
+    pub async fn conversations_page(
+        &self,
+        user: UserId,
+        cursor: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<Conversation>> {
+        let (updated_at, id) = cursor.map_or((i64::MAX, ConversationId(i64::MAX)), |c| (c.updated_at, c.id));
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(
+            "SELECT id, user_id, title, subject, created_at, updated_at FROM conversations
+             WHERE user_id = $1 AND (updated_at < $2 OR (updated_at = $2 AND id < $3))
+             ORDER BY updated_at DESC, id DESC LIMIT $4",
+        )
+        .bind(user)
+        .bind(updated_at)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Renames the user's conversation; `false` when it is not theirs or gone.
+    pub async fn rename_conversation(&self, user: UserId, id: ConversationId, title: &str) -> Result<bool> {
+        Ok(
+            on_pool!(self, pool => sqlx::query("UPDATE conversations SET title = $1 WHERE id = $2 AND user_id = $3")
+            .bind(title)
+            .bind(id)
+            .bind(user)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() == 1))?,
+        )
+    }
+
+    /// Deletes the user's conversation and its messages (ON DELETE CASCADE).
+    pub async fn delete_conversation(&self, user: UserId, id: ConversationId) -> Result<bool> {
+        Ok(
+            on_pool!(self, pool => sqlx::query("DELETE FROM conversations WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() == 1))?,
+        )
+    }
+}

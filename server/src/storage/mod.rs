@@ -31,6 +31,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use conversations::ListCursor;
 pub use model::*;
 pub use throttle::ThrottleState;
 

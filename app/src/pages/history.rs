@@ -1,0 +1,144 @@
+//! The conversation list beside every page, and the title bar of a
+//! conversation (rename, delete).
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_router::hooks::use_location;
+
+use crate::{
+    api::{ConversationSummary, DeleteConversation, RenameConversation, list_conversations},
+    auth::use_auth,
+    error::Field,
+    i18n::use_lang,
+};
+
+/// The signed-in user's conversations (nothing for anyone else). The first
+/// page comes with the page; "more" loads the next ones.
+#[component]
+pub fn Sidebar() -> impl IntoView {
+    let lang = use_lang();
+    let auth = use_auth();
+    let location = use_location();
+    // Reloaded on every navigation, so a new problem appears at the top.
+    let first = Resource::new(move || location.pathname.get(), |_| list_conversations(None));
+    let more = RwSignal::new(Vec::<ConversationSummary>::new());
+    let next = RwSignal::new(None::<String>);
+    let loading = RwSignal::new(false);
+    let load_more = move |_| {
+        let Some(cursor) = next.get_untracked() else {
+            return;
+        };
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            if let Ok(page) = list_conversations(Some(cursor)).await {
+                more.update(|items| items.extend(page.items));
+                next.set(page.next);
+            }
+            loading.set(false);
+        });
+    };
+    let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
+
+    view! {
+        <Transition fallback=|| ()>
+            {move || signed_in().then(|| view! {
+                <aside class="sidebar" aria-label=lang.t("내 대화", "My conversations")>
+                    <a class="new-problem" href="/">{lang.t("+ 새 문제", "+ New problem")}</a>
+                    <ul class="conversation-list" data-testid="conversation-list">
+                        {move || first.get().and_then(Result::ok).map(|page| {
+                            more.set(Vec::new());
+                            next.set(page.next.clone());
+                            page.items.into_iter().map(|c| view! { <Item conversation=c/> }).collect_view()
+                        })}
+                        <For each=move || more.get() key=|c| c.id let:conversation>
+                            <Item conversation/>
+                        </For>
+                    </ul>
+                    {move || next.get().is_some().then(|| view! {
+                        <button type="button" class="link" on:click=load_more disabled=move || loading.get()>
+                            {lang.t("더 보기", "Show more")}
+                        </button>
+                    })}
+                </aside>
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Item(conversation: ConversationSummary) -> impl IntoView {
+    let location = use_location();
+    let href = format!("/c/{}", conversation.id);
+    let current = {
+        let href = href.clone();
+        move || (location.pathname.get() == href).then_some("page")
+    };
+    view! {
+        <li>
+            <a href=href aria-current=current>{conversation.title}</a>
+        </li>
+    }
+}
+
+/// The conversation's title, renamable in place, and its delete button.
+#[component]
+pub fn TitleBar(id: i64, title: String) -> impl IntoView {
+    let lang = use_lang();
+    let editing = RwSignal::new(false);
+    let rename = ServerAction::<RenameConversation>::new();
+    let delete = ServerAction::<DeleteConversation>::new();
+    Effect::new(move |_| {
+        if matches!(rename.value().get(), Some(Ok(()))) {
+            let _ = window().location().reload();
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(delete.value().get(), Some(Ok(()))) {
+            let _ = window().location().set_href("/");
+        }
+    });
+    let rename_error = move || {
+        rename.value().get().and_then(|r| r.err()).map(|e| {
+            e.field(Field::Title)
+                .map(|p| p.message(lang).to_string())
+                .unwrap_or_else(|| e.message(lang))
+        })
+    };
+    let confirm_delete = move |event: leptos::ev::SubmitEvent| {
+        let sure = window()
+            .confirm_with_message(lang.t(
+                "이 대화를 지울까요? 되돌릴 수 없어요.",
+                "Delete this conversation? This cannot be undone.",
+            ))
+            .unwrap_or(false);
+        if !sure {
+            event.prevent_default();
+        }
+    };
+    let shown = title.clone();
+    let title = StoredValue::new(title);
+    view! {
+        <header class="title-bar">
+            <Show
+                when=move || editing.get()
+                fallback=move || view! {
+                    <h1 class="conversation-title">{shown.clone()}</h1>
+                    <button type="button" class="link" on:click=move |_| editing.set(true)>
+                        {lang.t("이름 바꾸기", "Rename")}
+                    </button>
+                }
+            >
+                <ActionForm action=rename attr:class="rename-form">
+                    <input type="hidden" name="id" value=id/>
+                    <input name="title" value=title.get_value() maxlength="100" required=true
+                        aria-label=lang.t("대화 이름", "Conversation name")/>
+                    <button type="submit" class="primary">{lang.t("저장", "Save")}</button>
+                </ActionForm>
+            </Show>
+            {move || rename_error().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+            <ActionForm action=delete attr:class="delete-form" on:submit=confirm_delete>
+                <input type="hidden" name="id" value=id/>
+                <button type="submit" class="link danger-link">{lang.t("삭제", "Delete")}</button>
+            </ActionForm>
+        </header>
+    }
+}

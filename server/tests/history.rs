@@ -1,0 +1,185 @@
+//! The conversation list, renaming and deleting, through the server functions.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{BACKENDS, TestApp};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use weasel_server::storage::{MessageStatus, NewMessage, Role, Subject, UserId};
+
+async fn signed_up(app: &TestApp, email: &str) -> (Client, UserId) {
+    let client = app.browser();
+    let form = [
+        ("email", email),
+        ("password", "correct horse battery"),
+        ("confirm", "correct horse battery"),
+        ("next", "/"),
+    ];
+    assert_eq!(app.call(&client, "sign_up", &form).await.status(), StatusCode::OK);
+    let user = app
+        .storage()
+        .await
+        .user_by_email(email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    (client, user)
+}
+
+async fn list(app: &TestApp, client: &Client, cursor: Option<&str>) -> Value {
+    let form: Vec<(&str, &str)> = cursor.map(|c| vec![("cursor", c)]).unwrap_or_default();
+    let response = app.call(client, "conversations", &form).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_list_is_newest_first_and_pages_through_everything() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let storage = app.storage().await;
+        let (client, user) = signed_up(&app, "many@example.com").await;
+        for i in 0..65 {
+            storage
+                .create_conversation(user, Subject::Math, &format!("문제 {i}"))
+                .await
+                .unwrap();
+        }
+        let (_, other) = signed_up(&app, "other@example.com").await;
+        storage
+            .create_conversation(other, Subject::Math, "남의 문제")
+            .await
+            .unwrap();
+
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = list(&app, &client, cursor.as_deref()).await;
+            let items = page["items"].as_array().unwrap();
+            assert!(items.len() <= 30, "{backend:?}");
+            seen.extend(
+                items
+                    .iter()
+                    .map(|c| (c["updated_at"].as_i64().unwrap(), c["id"].as_i64().unwrap())),
+            );
+            match page["next"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 65, "{backend:?}: every conversation once");
+        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 65, "no duplicates");
+        assert!(
+            seen.windows(2).all(|w| w[0] > w[1]),
+            "{backend:?}: newest activity first"
+        );
+
+        // Activity moves a conversation to the top.
+        let oldest = seen.last().unwrap().1;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let m = NewMessage {
+            role: Role::User,
+            content: "다시 질문",
+            status: MessageStatus::Complete,
+        };
+        storage
+            .append_message(weasel_server::storage::ConversationId(oldest), &m)
+            .await
+            .unwrap();
+        assert_eq!(
+            list(&app, &client, None).await["items"][0]["id"].as_i64(),
+            Some(oldest)
+        );
+        storage.close().await;
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn rename_and_delete_only_touch_your_own() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let storage = app.storage().await;
+        let (alice, alice_id) = signed_up(&app, "alice@example.com").await;
+        let (bob, _) = signed_up(&app, "bob@example.com").await;
+        let conversation = storage
+            .create_conversation(alice_id, Subject::Korean, "원래 제목")
+            .await
+            .unwrap();
+        let m = NewMessage {
+            role: Role::User,
+            content: "질문",
+            status: MessageStatus::Complete,
+        };
+        storage.append_message(conversation.id, &m).await.unwrap();
+        let id = conversation.id.0.to_string();
+
+        let renamed = app
+            .call(&alice, "rename", &[("id", &id), ("title", "  광합성   정리  ")])
+            .await;
+        assert_eq!(renamed.status(), StatusCode::OK, "{backend:?}");
+        assert_eq!(list(&app, &alice, None).await["items"][0]["title"], "광합성 정리");
+        let empty = app.call(&alice, "rename", &[("id", &id), ("title", "   ")]).await;
+        assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            empty.json::<Value>().await.unwrap(),
+            json!({"Invalid": [{"field": "Title", "problem": "Required"}]})
+        );
+        let long = "가".repeat(101);
+        let too_long = app.call(&alice, "rename", &[("id", &id), ("title", &long)]).await;
+        assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        assert_eq!(
+            app.call(&bob, "rename", &[("id", &id), ("title", "탈취")])
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.call(&bob, "delete_conversation", &[("id", &id)])
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            storage
+                .conversation(alice_id, conversation.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .title,
+            "광합성 정리"
+        );
+
+        assert_eq!(
+            app.call(&alice, "delete_conversation", &[("id", &id)])
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        assert!(
+            storage
+                .conversation(alice_id, conversation.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            storage.messages(conversation.id).await.unwrap().is_empty(),
+            "{backend:?}: messages go too"
+        );
+        assert_eq!(
+            app.call(&alice, "delete_conversation", &[("id", &id)])
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        let anonymous = app.call(&app.browser(), "conversations", &[]).await;
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        storage.close().await;
+        app.stop().await;
+    }
+}
