@@ -1,14 +1,14 @@
 //! The history port: the conversation list, renaming and deleting.
 
 use app::{
-    api::{ConversationList, ConversationSummary, Subject as ApiSubject},
+    api::{ConversationList, ConversationSummary},
     error::{AppError, Field, Problem},
     ports::History,
 };
 
 use crate::{
-    auth::AuthSession,
-    storage::{ConversationId, ListCursor, Storage, StorageError, Subject, UserId},
+    auth::current_user_id,
+    storage::{ConversationId, ListCursor, Storage, StorageError},
 };
 
 /// Conversations per page of the list.
@@ -20,25 +20,9 @@ pub struct HistoryService {
     pub storage: Storage,
 }
 
-async fn user() -> Result<UserId, AppError> {
-    let auth = leptos_axum::extract::<AuthSession>()
-        .await
-        .map_err(|_| AppError::Internal)?;
-    auth.user.map(|u| u.id).ok_or(AppError::Unauthorized)
-}
-
 fn internal(err: StorageError) -> AppError {
     tracing::error!(error = %err, "history storage failure");
     AppError::Internal
-}
-
-fn api_subject(subject: Subject) -> ApiSubject {
-    match subject {
-        Subject::Korean => ApiSubject::Korean,
-        Subject::English => ApiSubject::English,
-        Subject::Math => ApiSubject::Math,
-        Subject::Other => ApiSubject::Other,
-    }
 }
 
 /// `"<updated_at>:<id>"`; anything else starts from the top.
@@ -53,7 +37,7 @@ fn parse_cursor(cursor: Option<&str>) -> Option<ListCursor> {
 #[async_trait::async_trait]
 impl History for HistoryService {
     async fn list(&self, cursor: Option<String>) -> Result<ConversationList, AppError> {
-        let user = user().await?;
+        let user = current_user_id().await?;
         let cursor = parse_cursor(cursor.as_deref());
         let page = self
             .storage
@@ -68,7 +52,7 @@ impl History for HistoryService {
             .map(|c| ConversationSummary {
                 id: c.id.0,
                 title: c.title,
-                subject: api_subject(c.subject),
+                subject: c.subject.into(),
                 updated_at: c.updated_at,
             })
             .collect();
@@ -76,7 +60,7 @@ impl History for HistoryService {
     }
 
     async fn rename(&self, id: i64, title: String) -> Result<(), AppError> {
-        let user = user().await?;
+        let user = current_user_id().await?;
         let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
         if title.is_empty() {
             return Err(AppError::invalid(Field::Title, Problem::Required));
@@ -96,7 +80,7 @@ impl History for HistoryService {
     }
 
     async fn delete(&self, id: i64) -> Result<(), AppError> {
-        let user = user().await?;
+        let user = current_user_id().await?;
         match self
             .storage
             .delete_conversation(user, ConversationId(id))

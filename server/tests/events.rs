@@ -4,7 +4,7 @@ mod common;
 
 use common::{Backend, TestApp};
 use futures_util::StreamExt;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 
 struct Sse {
@@ -38,22 +38,10 @@ async fn read_events(response: reqwest::Response, mut stop: impl FnMut(&[Sse]) -
     events
 }
 
-async fn signed_up(app: &TestApp, email: &str) -> Client {
-    let client = app.browser();
-    let form = [
-        ("email", email),
-        ("password", "correct horse battery"),
-        ("confirm", "correct horse battery"),
-        ("next", "/"),
-    ];
-    assert_eq!(app.call(&client, "sign_up", &form).await.status(), StatusCode::OK);
-    client
-}
-
 #[tokio::test]
 async fn a_dropped_stream_resumes_from_the_last_event_id() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let client = signed_up(&app, "stream@example.com").await;
+    let client = app.signed_up("stream@example.com").await;
     let form = [("subject", "math"), ("question", "끊겼다 이어 받기 [[pace:20]]")];
     let asked: Value = app.call(&client, "ask", &form).await.json().await.unwrap();
     let answer = asked["answer"].as_i64().unwrap();
@@ -114,7 +102,7 @@ async fn a_dropped_stream_resumes_from_the_last_event_id() {
 #[tokio::test]
 async fn nobody_else_can_read_an_answer() {
     let app = TestApp::spawn(Backend::Postgres).await;
-    let owner = signed_up(&app, "owner@example.com").await;
+    let owner = app.signed_up("owner@example.com").await;
     let asked: Value = app
         .call(&owner, "ask", &[("subject", "korean"), ("question", "비밀 질문")])
         .await
@@ -131,7 +119,7 @@ async fn nobody_else_can_read_an_answer() {
         app.browser().get(&url).send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
-    let stranger = signed_up(&app, "stranger@example.com").await;
+    let stranger = app.signed_up("stranger@example.com").await;
     assert_eq!(
         stranger.get(&url).send().await.unwrap().status(),
         StatusCode::NOT_FOUND

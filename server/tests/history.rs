@@ -10,14 +10,7 @@ use serde_json::{Value, json};
 use weasel_server::storage::{MessageStatus, NewMessage, Role, Subject, UserId};
 
 async fn signed_up(app: &TestApp, email: &str) -> (Client, UserId) {
-    let client = app.browser();
-    let form = [
-        ("email", email),
-        ("password", "correct horse battery"),
-        ("confirm", "correct horse battery"),
-        ("next", "/"),
-    ];
-    assert_eq!(app.call(&client, "sign_up", &form).await.status(), StatusCode::OK);
+    let client = app.signed_up(email).await;
     let user = app
         .storage()
         .await

@@ -72,6 +72,14 @@ impl AuthnBackend for Backend {
 
 pub type AuthSession = axum_login::AuthSession<Backend>;
 
+/// The signed-in user of the current server-function call, or 401.
+pub async fn current_user_id() -> Result<UserId, app::error::AppError> {
+    let auth = leptos_axum::extract::<AuthSession>()
+        .await
+        .map_err(|_| app::error::AppError::Internal)?;
+    auth.user.map(|u| u.id).ok_or(app::error::AppError::Unauthorized)
+}
+
 /// Signs `user` in on this session (a new session id, against fixation) and
 /// starts the clock of its maximum age.
 pub async fn establish(auth: &mut AuthSession, user: &User) -> Result<(), axum_login::Error<Backend>> {

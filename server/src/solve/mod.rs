@@ -22,8 +22,8 @@ pub mod service;
 use crate::{
     model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Turn},
     storage::{
-        AnswerOutcome, ConversationId, Message, MessageId, MessageStatus, NewMessage, Role, Storage,
-        StorageError, Subject, UserId,
+        AnswerOutcome, Conversation, ConversationId, Message, MessageId, MessageStatus, NewMessage, Role,
+        Storage, StorageError, Subject, UserId,
     },
 };
 
@@ -158,16 +158,7 @@ impl Solver {
             status: MessageStatus::Complete,
         };
         let question = self.storage.append_message(conversation.id, &asked).await?;
-        let answer = self
-            .storage
-            .start_answer(conversation.id, self.model.model_id())
-            .await?;
-        self.spawn_generation(conversation.id, conversation.subject, answer.id);
-        Ok(Asked {
-            conversation: conversation.id,
-            question,
-            answer,
-        })
+        self.answer(&conversation, question).await
     }
 
     /// Writes a failed, stopped or interrupted answer again, if it is the
@@ -200,6 +191,15 @@ impl Solver {
             .rev()
             .find(|m| m.role == Role::User)
             .ok_or(SolveError::NotFound)?;
+        self.answer(&conversation, question).await
+    }
+
+    /// Starts an empty answer to `question` and the task that writes it.
+    async fn answer(
+        self: &Arc<Self>,
+        conversation: &Conversation,
+        question: Message,
+    ) -> Result<Asked, SolveError> {
         let answer = self
             .storage
             .start_answer(conversation.id, self.model.model_id())

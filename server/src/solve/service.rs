@@ -10,19 +10,12 @@ use app::{
 
 use super::{SolveError, Solver};
 use crate::{
-    auth::AuthSession,
-    storage::{ConversationId, MessageId, MessageStatus, Role, Subject, UserId},
+    auth::current_user_id,
+    storage::{ConversationId, MessageId, MessageStatus, Role},
 };
 
 pub struct SolveService {
     pub solver: Arc<Solver>,
-}
-
-async fn user() -> Result<UserId, AppError> {
-    let auth = leptos_axum::extract::<AuthSession>()
-        .await
-        .map_err(|_| AppError::Internal)?;
-    auth.user.map(|u| u.id).ok_or(AppError::Unauthorized)
 }
 
 impl From<SolveError> for AppError {
@@ -37,24 +30,6 @@ impl From<SolveError> for AppError {
                 AppError::Internal
             }
         }
-    }
-}
-
-fn subject(api: ApiSubject) -> Subject {
-    match api {
-        ApiSubject::Korean => Subject::Korean,
-        ApiSubject::English => Subject::English,
-        ApiSubject::Math => Subject::Math,
-        ApiSubject::Other => Subject::Other,
-    }
-}
-
-fn api_subject(subject: Subject) -> ApiSubject {
-    match subject {
-        Subject::Korean => ApiSubject::Korean,
-        Subject::English => ApiSubject::English,
-        Subject::Math => ApiSubject::Math,
-        Subject::Other => ApiSubject::Other,
     }
 }
 
@@ -76,15 +51,10 @@ impl Solve for SolveService {
         subject_: ApiSubject,
         question: String,
     ) -> Result<Asked, AppError> {
-        let user = user().await?;
+        let user = current_user_id().await?;
         let asked = self
             .solver
-            .ask(
-                user,
-                conversation.map(ConversationId),
-                subject(subject_),
-                &question,
-            )
+            .ask(user, conversation.map(ConversationId), subject_.into(), &question)
             .await?;
         Ok(Asked {
             conversation: asked.conversation.0,
@@ -93,7 +63,7 @@ impl Solve for SolveService {
     }
 
     async fn conversation(&self, id: i64) -> Result<ConversationView, AppError> {
-        let user = user().await?;
+        let user = current_user_id().await?;
         let storage = self.solver.storage();
         let internal = |err| -> AppError { SolveError::Storage(err).into() };
         let conversation = storage
@@ -114,7 +84,7 @@ impl Solve for SolveService {
         Ok(ConversationView {
             id: conversation.id.0,
             title: conversation.title,
-            subject: api_subject(conversation.subject),
+            subject: conversation.subject.into(),
             emulator: self.solver.model().is_emulator(),
             messages: messages
                 .into_iter()
@@ -130,7 +100,7 @@ impl Solve for SolveService {
     }
 
     async fn stop(&self, answer: i64) -> Result<i64, AppError> {
-        let user = user().await?;
+        let user = current_user_id().await?;
         let message = self.solver.storage().message_of(user, MessageId(answer)).await;
         let message = message
             .map_err(|e| AppError::from(SolveError::Storage(e)))?
@@ -140,7 +110,7 @@ impl Solve for SolveService {
     }
 
     async fn retry(&self, answer: i64) -> Result<Asked, AppError> {
-        let user = user().await?;
+        let user = current_user_id().await?;
         let asked = self.solver.retry(user, MessageId(answer)).await?;
         Ok(Asked {
             conversation: asked.conversation.0,

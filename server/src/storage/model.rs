@@ -125,3 +125,26 @@ pub struct NewMessage<'a> {
     pub content: &'a str,
     pub status: MessageStatus,
 }
+
+/// The same subjects as the UI names them.
+impl From<Subject> for app::api::Subject {
+    fn from(subject: Subject) -> Self {
+        match subject {
+            Subject::Korean => app::api::Subject::Korean,
+            Subject::English => app::api::Subject::English,
+            Subject::Math => app::api::Subject::Math,
+            Subject::Other => app::api::Subject::Other,
+        }
+    }
+}
+
+impl From<app::api::Subject> for Subject {
+    fn from(subject: app::api::Subject) -> Self {
+        match subject {
+            app::api::Subject::Korean => Subject::Korean,
+            app::api::Subject::English => Subject::English,
+            app::api::Subject::Math => Subject::Math,
+            app::api::Subject::Other => Subject::Other,
+        }
+    }
+}

@@ -186,6 +186,21 @@ impl TestApp {
             .expect("client")
     }
 
+    /// A new account, signed in on a fresh browser-like client.
+    pub async fn signed_up(&self, email: &str) -> reqwest::Client {
+        let client = self.browser();
+        let password = "correct horse battery";
+        let form = [
+            ("email", email),
+            ("password", password),
+            ("confirm", password),
+            ("next", "/"),
+        ];
+        let response = self.call(&client, "sign_up", &form).await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "sign-up of {email}");
+        client
+    }
+
     /// Calls a server function the way the hydrated page does (form-encoded, JSON back).
     pub async fn call(
         &self,
