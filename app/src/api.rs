@@ -116,7 +116,7 @@ pub struct ConversationSummary {
 }
 
 /// A page of the conversation list; `next` continues it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationList {
     pub items: Vec<ConversationSummary>,
     pub next: Option<String>,

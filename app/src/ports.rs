@@ -90,7 +90,12 @@ pub fn is_form_post() -> bool {
 /// A plain HTML form post (no JavaScript yet) keeps the redirect back to the
 /// form that Leptos answers it with, carrying the error in the URL.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    // During server-side rendering a server function is called in-process
+    // and shares the page's response: its errors must not become the page's status.
+    let called_over_http =
+        use_context::<http::request::Parts>().is_some_and(|p| p.uri.path().starts_with("/api/"));
     if let Err(err) = &result
+        && called_over_http
         && !is_form_post()
         && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
     {

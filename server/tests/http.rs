@@ -119,3 +119,21 @@ async fn readiness_fails_when_the_database_is_gone() {
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn pages_answer_200_to_visitors_and_to_signed_in_users() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    for path in ["/", "/sign-in", "/sign-up"] {
+        assert_eq!(
+            app.get(path).await.status(),
+            StatusCode::OK,
+            "{path} for a visitor"
+        );
+    }
+    let client = app.signed_up("pages@example.com").await;
+    for path in ["/", "/profile"] {
+        let response = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path} signed in");
+    }
+    app.stop().await;
+}

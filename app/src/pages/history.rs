@@ -18,8 +18,19 @@ pub fn Sidebar() -> impl IntoView {
     let lang = use_lang();
     let auth = use_auth();
     let location = use_location();
-    // Reloaded on every navigation, so a new problem appears at the top.
-    let first = Resource::new(move || location.pathname.get(), |_| list_conversations(None));
+    let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
+    // Reloaded on every navigation, so a new problem appears at the top;
+    // nothing is asked for a visitor who is not signed in.
+    let first = Resource::new(
+        move || (location.pathname.get(), signed_in()),
+        |(_, signed_in)| async move {
+            if signed_in {
+                list_conversations(None).await
+            } else {
+                Ok(Default::default())
+            }
+        },
+    );
     let more = RwSignal::new(Vec::<ConversationSummary>::new());
     let next = RwSignal::new(None::<String>);
     let loading = RwSignal::new(false);
@@ -36,8 +47,6 @@ pub fn Sidebar() -> impl IntoView {
             loading.set(false);
         });
     };
-    let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
-
     view! {
         <Transition fallback=|| ()>
             {move || signed_in().then(|| view! {
