@@ -122,6 +122,17 @@ pub struct ConversationList {
     pub next: Option<String>,
 }
 
+/// A conversation found by search, with the matching text around the hit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub conversation: i64,
+    pub title: String,
+    pub before: String,
+    /// The text that matched, as it is written in the message.
+    pub matched: String,
+    pub after: String,
+}
+
 /// Where a question went: its conversation and the answer being written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Asked {
@@ -252,6 +263,12 @@ pub async fn delete_conversation(id: i64) -> Result<(), AppError> {
     crate::ports::respond(crate::ports::services()?.history.delete(id).await)?;
     redirect_form("/");
     Ok(())
+}
+
+/// Searches the signed-in user's questions and answers.
+#[server(prefix = "/api", endpoint = "search")]
+pub async fn search(query: String) -> Result<Vec<SearchHit>, AppError> {
+    crate::ports::respond(crate::ports::services()?.history.search(query).await)
 }
 
 #[cfg(test)]

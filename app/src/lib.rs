@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                     // Async: a signed-out visitor must get a real 302, decided before any byte is sent.
                     <Route path=StaticSegment("profile") view=pages::Profile ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("c"), ParamSegment("id")) view=pages::ConversationPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("search") view=pages::SearchPage ssr=SsrMode::Async/>
                 </Routes>
             </pages::Layout>
         </Router>

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::{
-    api::{Asked, ConversationList, ConversationView, ProviderView, ServiceStatus, Subject, UserView},
+    api::{
+        Asked, ConversationList, ConversationView, ProviderView, SearchHit, ServiceStatus, Subject, UserView,
+    },
     error::AppError,
 };
 
@@ -57,6 +59,7 @@ pub trait History: Send + Sync {
     async fn list(&self, cursor: Option<String>) -> Result<ConversationList, AppError>;
     async fn rename(&self, id: i64, title: String) -> Result<(), AppError>;
     async fn delete(&self, id: i64) -> Result<(), AppError>;
+    async fn search(&self, query: String) -> Result<Vec<SearchHit>, AppError>;
 }
 
 /// Everything a server function may call, provided to every request.

@@ -32,6 +32,13 @@ test('conversations are listed, renamed, reopened by URL and deleted', async ({ 
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('광합성 정리');
   const url = page.url();
 
+  // Search finds it by a Korean word inside a longer one ("명반응" in "명반응과").
+  await page.getByRole('searchbox', { name: '대화 검색' }).fill('명반응');
+  await page.getByRole('searchbox', { name: '대화 검색' }).press('Enter');
+  const results = page.getByTestId('search-results');
+  await expect(results.getByRole('link')).toHaveText(['광합성 정리']);
+  await expect(results.locator('mark').first()).toHaveText('명반응');
+
   await page.goto(url);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('광합성 정리');
   await expect(list.getByRole('link', { name: '광합성 정리' })).toBeVisible();

@@ -1,7 +1,7 @@
 //! The history port: the conversation list, renaming and deleting.
 
 use app::{
-    api::{ConversationList, ConversationSummary},
+    api::{ConversationList, ConversationSummary, SearchHit},
     error::{AppError, Field, Problem},
     ports::History,
 };
@@ -23,6 +23,39 @@ pub struct HistoryService {
 fn internal(err: StorageError) -> AppError {
     tracing::error!(error = %err, "history storage failure");
     AppError::Internal
+}
+
+/// Results per search.
+pub const SEARCH_LIMIT: u32 = 50;
+/// Characters of context shown on each side of a hit.
+const CONTEXT_CHARS: usize = 40;
+
+/// Splits `content` around the first case-insensitive occurrence of `query`.
+pub fn snippet(content: &str, query: &str) -> Option<(String, String, String)> {
+    let fold = |c: char| c.to_lowercase().next().unwrap_or(c);
+    let text: Vec<char> = content.chars().collect();
+    let needle: Vec<char> = query.chars().map(fold).collect();
+    if needle.is_empty() || needle.len() > text.len() {
+        return None;
+    }
+    let at = (0..=text.len() - needle.len()).find(|&i| {
+        text[i..i + needle.len()]
+            .iter()
+            .map(|&c| fold(c))
+            .eq(needle.iter().copied())
+    })?;
+    let end = at + needle.len();
+    let start = at.saturating_sub(CONTEXT_CHARS);
+    let stop = (end + CONTEXT_CHARS).min(text.len());
+    let mut before: String = text[start..at].iter().collect();
+    if start > 0 {
+        before.insert(0, '…');
+    }
+    let mut after: String = text[end..stop].iter().collect();
+    if stop < text.len() {
+        after.push('…');
+    }
+    Some((before, text[at..end].iter().collect(), after))
 }
 
 /// `"<updated_at>:<id>"`; anything else starts from the top.
@@ -79,6 +112,38 @@ impl History for HistoryService {
         }
     }
 
+    async fn search(&self, query: String) -> Result<Vec<SearchHit>, AppError> {
+        let user = current_user_id().await?;
+        let query = query.trim();
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        if query.chars().count() > MAX_TITLE_CHARS {
+            return Err(AppError::invalid(Field::Question, Problem::TooLong));
+        }
+        let rows = self
+            .storage
+            .search_messages(user, query, SEARCH_LIMIT)
+            .await
+            .map_err(internal)?;
+        // One hit per conversation: its newest matching message.
+        let mut seen = std::collections::HashSet::new();
+        Ok(rows
+            .into_iter()
+            .filter(|row| seen.insert(row.conversation_id))
+            .filter_map(|row| {
+                let (before, matched, after) = snippet(&row.content, query)?;
+                Some(SearchHit {
+                    conversation: row.conversation_id.0,
+                    title: row.title,
+                    before,
+                    matched,
+                    after,
+                })
+            })
+            .collect())
+    }
+
     async fn delete(&self, id: i64) -> Result<(), AppError> {
         let user = current_user_id().await?;
         match self
@@ -96,6 +161,22 @@ impl History for HistoryService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snippets_keep_the_original_text_around_the_hit() {
+        let (before, matched, after) = snippet("식물의 광합성은 빛을 쓴다", "광합성").unwrap();
+        assert_eq!(
+            (before.as_str(), matched.as_str(), after.as_str()),
+            ("식물의 ", "광합성", "은 빛을 쓴다")
+        );
+        let (_, matched, _) = snippet("About PhotoSynthesis", "photosynthesis").unwrap();
+        assert_eq!(matched, "PhotoSynthesis");
+        let long = format!("{}광합성{}", "가".repeat(100), "나".repeat(100));
+        let (before, _, after) = snippet(&long, "광합성").unwrap();
+        assert!(before.starts_with('…') && after.ends_with('…'));
+        assert_eq!(before.chars().count(), 41);
+        assert_eq!(snippet("abc", "zzz"), None);
+    }
 
     #[test]
     fn cursors_parse_or_start_over() {

@@ -176,3 +176,116 @@ async fn rename_and_delete_only_touch_your_own() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn search_finds_korean_inside_words_and_treats_symbols_literally() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let storage = app.storage().await;
+        let (client, user) = signed_up(&app, "search@example.com").await;
+        let (stranger, other) = signed_up(&app, "stranger@example.com").await;
+        let texts = [
+            ("생물", "광합성은 빛 에너지를 화학 에너지로 바꾼다"),
+            ("영어", "Photosynthesis in English, 광합성 mixed"),
+            ("기호", "확률 100% 문제_풀이 'quote' \"dq\" back\\slash"),
+            ("수학", "수학 문제 하나"),
+        ];
+        for (title, text) in texts {
+            let c = storage
+                .create_conversation(user, Subject::Other, title)
+                .await
+                .unwrap();
+            let m = NewMessage {
+                role: Role::User,
+                content: text,
+                status: MessageStatus::Complete,
+            };
+            storage.append_message(c.id, &m).await.unwrap();
+        }
+        let theirs = storage
+            .create_conversation(other, Subject::Other, "남의 것")
+            .await
+            .unwrap();
+        let m = NewMessage {
+            role: Role::User,
+            content: "광합성 비밀",
+            status: MessageStatus::Complete,
+        };
+        storage.append_message(theirs.id, &m).await.unwrap();
+
+        let search = |client: Client, query: &'static str| {
+            let app = &app;
+            async move {
+                let response = app.call(&client, "search", &[("query", query)]).await;
+                assert_eq!(response.status(), StatusCode::OK, "{query}");
+                let hits: Vec<Value> = response.json().await.unwrap();
+                hits.into_iter()
+                    .map(|h| h["title"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            search(client.clone(), "광합성").await,
+            ["영어", "생물"],
+            "{backend:?}: particles attached"
+        );
+        assert_eq!(
+            search(client.clone(), "PHOTOSYNTHESIS").await,
+            ["영어"],
+            "{backend:?}: case-insensitive"
+        );
+        assert_eq!(
+            search(client.clone(), "English, 광합").await,
+            ["영어"],
+            "{backend:?}: mixed"
+        );
+        assert_eq!(search(client.clone(), "100%").await, ["기호"], "{backend:?}");
+        assert_eq!(
+            search(client.clone(), "%").await,
+            ["기호"],
+            "{backend:?}: % is literal"
+        );
+        assert_eq!(
+            search(client.clone(), "_풀").await,
+            ["기호"],
+            "{backend:?}: _ is literal"
+        );
+        assert_eq!(
+            search(client.clone(), "'quote' \"dq\"").await,
+            ["기호"],
+            "{backend:?}: quotes"
+        );
+        assert_eq!(
+            search(client.clone(), "back\\slash").await,
+            ["기호"],
+            "{backend:?}: backslash"
+        );
+        assert_eq!(
+            search(client.clone(), "수학").await,
+            ["수학"],
+            "{backend:?}: two characters"
+        );
+        assert!(
+            search(client.clone(), "없는말입니다").await.is_empty(),
+            "{backend:?}"
+        );
+        assert_eq!(
+            search(stranger.clone(), "광합성").await,
+            ["남의 것"],
+            "{backend:?}: only one's own"
+        );
+
+        let response = app.call(&client, "search", &[("query", "광합성")]).await;
+        let hits: Vec<Value> = response.json().await.unwrap();
+        assert_eq!(hits[1]["matched"], "광합성");
+        assert_eq!(hits[1]["after"], "은 빛 에너지를 화학 에너지로 바꾼다");
+        assert_eq!(
+            app.call(&app.browser(), "search", &[("query", "x")])
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+        storage.close().await;
+        app.stop().await;
+    }
+}

@@ -2,10 +2,15 @@
 //! conversation (rename, delete).
 
 use leptos::{form::ActionForm, prelude::*};
-use leptos_router::hooks::use_location;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_location, use_query_map};
+
+use super::RequireUser;
 
 use crate::{
-    api::{ConversationSummary, DeleteConversation, RenameConversation, list_conversations},
+    api::{
+        ConversationSummary, DeleteConversation, RenameConversation, SearchHit, list_conversations, search,
+    },
     auth::use_auth,
     error::Field,
     i18n::use_lang,
@@ -52,6 +57,11 @@ pub fn Sidebar() -> impl IntoView {
             {move || signed_in().then(|| view! {
                 <aside class="sidebar" aria-label=lang.t("내 대화", "My conversations")>
                     <a class="new-problem" href="/">{lang.t("+ 새 문제", "+ New problem")}</a>
+                    <form class="search-form" method="get" action="/search" role="search">
+                        <input type="search" name="q" required=true maxlength="100"
+                            aria-label=lang.t("대화 검색", "Search conversations")
+                            placeholder=lang.t("검색", "Search")/>
+                    </form>
                     <ul class="conversation-list" data-testid="conversation-list">
                         {move || first.get().and_then(Result::ok).map(|page| {
                             more.set(Vec::new());
@@ -149,5 +159,47 @@ pub fn TitleBar(id: i64, title: String) -> impl IntoView {
                 <button type="submit" class="link danger-link">{lang.t("삭제", "Delete")}</button>
             </ActionForm>
         </header>
+    }
+}
+
+/// `/search?q=…`: the conversations whose questions or answers contain the
+/// words, with the match highlighted. A plain GET form, so it works without
+/// JavaScript too.
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    let lang = use_lang();
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let hits = Resource::new(q, |q| search(q));
+    view! {
+        <Title text=lang.t("검색", "Search")/>
+        <RequireUser>
+            <section class="search-results">
+                <h1>{move || format!("{} “{}”", lang.t("검색:", "Search:"), q())}</h1>
+                <Suspense fallback=|| ()>
+                    {move || hits.get().map(|result| match result {
+                        Ok(hits) if hits.is_empty() => view! {
+                            <p data-testid="no-results">{lang.t("찾은 대화가 없어요.", "No conversation matches.")}</p>
+                        }.into_any(),
+                        Ok(hits) => view! {
+                            <ul class="hits" data-testid="search-results">
+                                {hits.into_iter().map(|hit| view! { <Hit hit/> }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(err) => view! { <p class="form-error">{err.message(lang)}</p> }.into_any(),
+                    })}
+                </Suspense>
+            </section>
+        </RequireUser>
+    }
+}
+
+#[component]
+fn Hit(hit: SearchHit) -> impl IntoView {
+    view! {
+        <li>
+            <a href=format!("/c/{}", hit.conversation)>{hit.title}</a>
+            <p class="snippet">{hit.before}<mark>{hit.matched}</mark>{hit.after}</p>
+        </li>
     }
 }

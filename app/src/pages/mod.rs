@@ -7,6 +7,7 @@ mod profile;
 mod solve;
 
 pub use auth::{RequireUser, SignIn, SignUp};
+pub use history::SearchPage;
 pub use profile::Profile;
 pub use solve::ConversationPage;
 

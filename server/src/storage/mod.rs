@@ -20,6 +20,7 @@ macro_rules! on_pool {
 
 mod conversations;
 mod model;
+mod search;
 mod throttle;
 mod users;
 
@@ -33,6 +34,7 @@ use sqlx::{
 
 pub use conversations::ListCursor;
 pub use model::*;
+pub use search::SearchRow;
 pub use throttle::ThrottleState;
 
 use crate::config::DatabaseSettings;

@@ -1,0 +1,81 @@
+//! Searching the user's questions and answers: SQLite FTS5 with the trigram
+//! tokenizer, PostgreSQL pg_trgm (see the `0002_search` migrations). Query
+//! text is always data: FTS5 gets it as one quoted phrase, LIKE patterns get
+//! `%`, `_` and `\` escaped.
+
+use super::{ConversationId, MessageId, Result, Storage, UserId};
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SearchRow {
+    pub conversation_id: ConversationId,
+    pub title: String,
+    pub message_id: MessageId,
+    pub content: String,
+}
+
+/// The trigram index needs three characters; shorter queries scan instead.
+const TRIGRAM: usize = 3;
+
+fn like_pattern(query: &str) -> String {
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn fts_phrase(query: &str) -> String {
+    format!("\"{}\"", query.replace('"', "\"\""))
+}
+
+impl Storage {
+    /// The user's messages containing `query`, newest first.
+    pub async fn search_messages(&self, user: UserId, query: &str, limit: u32) -> Result<Vec<SearchRow>> {
+        let limit = i64::from(limit);
+        let rows = match self {
+            Storage::Sqlite(pool) if query.chars().count() >= TRIGRAM => {
+                sqlx::query_as::<_, SearchRow>(
+                    "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
+                     FROM messages_search s
+                     JOIN messages m ON m.id = s.rowid
+                     JOIN conversations c ON c.id = m.conversation_id
+                     WHERE messages_search MATCH $1 AND c.user_id = $2
+                     -- FTS5 walks its index newest-first and stops at the limit.
+                     ORDER BY s.rowid DESC LIMIT $3",
+                )
+                .bind(fts_phrase(query))
+                .bind(user)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Storage::Sqlite(pool) => {
+                sqlx::query_as::<_, SearchRow>(
+                    "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
+                     FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                     WHERE c.user_id = $1 AND m.content LIKE $2 ESCAPE '\\'
+                     ORDER BY m.id DESC LIMIT $3",
+                )
+                .bind(user)
+                .bind(like_pattern(query))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Storage::Postgres(pool) => {
+                sqlx::query_as::<_, SearchRow>(
+                    "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
+                     FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                     WHERE c.user_id = $1 AND m.content ILIKE $2 ESCAPE '\\'
+                     ORDER BY m.id DESC LIMIT $3",
+                )
+                .bind(user)
+                .bind(like_pattern(query))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(rows)
+    }
+}
