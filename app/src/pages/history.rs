@@ -170,7 +170,7 @@ pub fn SearchPage() -> impl IntoView {
     let lang = use_lang();
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
-    let hits = Resource::new(q, |q| search(q));
+    let hits = Resource::new(q, search);
     view! {
         <Title text=lang.t("검색", "Search")/>
         <RequireUser>
