@@ -22,15 +22,18 @@ async fn main() {
         );
         samples.push(started.elapsed());
     }
-    let unknown = {
+    let mut unknown = Vec::new();
+    for _ in 0..30 {
         let started = Instant::now();
         assert!(!passwords.verify("anything".into(), None).await);
-        started.elapsed()
-    };
+        unknown.push(started.elapsed());
+    }
+    unknown.sort();
+    let unknown = unknown[unknown.len() / 2];
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "verify: p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms over {} runs; unknown account {:.1} ms",
+        "verify: p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms over {} runs; unknown account p50 {:.1} ms",
         ms(samples[samples.len() / 2]),
         ms(samples[samples.len() * 9 / 10]),
         ms(*samples.last().unwrap()),

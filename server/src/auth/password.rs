@@ -54,6 +54,8 @@ pub struct Passwords {
 
 impl Default for Passwords {
     fn default() -> Self {
+        // Made now, so the first unknown-account sign-in is not slower than the rest.
+        dummy_hash();
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Passwords {
             permits: Arc::new(Semaphore::new(cores)),
