@@ -265,6 +265,14 @@ pub async fn delete_conversation(id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Deletes all of the signed-in user's conversations (the account stays).
+#[server(prefix = "/api", endpoint = "delete_all_conversations")]
+pub async fn delete_all_conversations() -> Result<u64, AppError> {
+    let deleted = crate::ports::respond(crate::ports::services()?.history.delete_all().await)?;
+    redirect_form("/profile");
+    Ok(deleted)
+}
+
 /// Searches the signed-in user's questions and answers.
 #[server(prefix = "/api", endpoint = "search")]
 pub async fn search(query: String) -> Result<Vec<SearchHit>, AppError> {

@@ -60,6 +60,8 @@ pub trait History: Send + Sync {
     async fn rename(&self, id: i64, title: String) -> Result<(), AppError>;
     async fn delete(&self, id: i64) -> Result<(), AppError>;
     async fn search(&self, query: String) -> Result<Vec<SearchHit>, AppError>;
+    /// Deletes every conversation of the user; returns how many.
+    async fn delete_all(&self) -> Result<u64, AppError>;
 }
 
 /// Everything a server function may call, provided to every request.

@@ -144,6 +144,13 @@ impl History for HistoryService {
             .collect())
     }
 
+    async fn delete_all(&self) -> Result<u64, AppError> {
+        let user = current_user_id().await?;
+        let deleted = self.storage.delete_all_conversations(user).await.map_err(internal)?;
+        tracing::info!(user = user.0, deleted, "all conversations deleted");
+        Ok(deleted)
+    }
+
     async fn delete(&self, id: i64) -> Result<(), AppError> {
         let user = current_user_id().await?;
         match self

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use super::form::TextField;
 use crate::{
-    api::{ChangePassword, DeleteAccount, SignOut, UserView},
+    api::{ChangePassword, DeleteAccount, DeleteAllConversations, SignOut, UserView},
     auth::{reload_on_success, use_auth},
     error::{AppError, Field},
     i18n::use_lang,
@@ -31,6 +31,7 @@ fn ProfileFor(user: UserView) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let changed = ServerAction::<ChangePassword>::new();
     let delete_account = ServerAction::<DeleteAccount>::new();
+    let delete_all = ServerAction::<DeleteAllConversations>::new();
     reload_on_success(sign_out.value(), || "/".to_string());
     reload_on_success(delete_account.value(), || "/".to_string());
     let change_error = Signal::derive(move || changed.value().get().and_then(|r| r.err()));
@@ -69,6 +70,31 @@ fn ProfileFor(user: UserView) -> impl IntoView {
                 <TextField name="password" label=lang.t("새 비밀번호", "New password") kind="password" autocomplete="new-password" field=Field::Password error=change_error/>
                 <TextField name="confirm" label=lang.t("새 비밀번호 확인", "Confirm new password") kind="password" autocomplete="new-password" field=Field::Confirm error=change_error/>
                 <button type="submit" class="primary">{lang.t("저장", "Save")}</button>
+            </ActionForm>
+
+            <h2>{lang.t("대화 모두 지우기", "Delete all conversations")}</h2>
+            <p>{lang.t("계정은 그대로 두고 모든 대화와 답을 지워요.", "Removes every conversation and answer; the account stays.")}</p>
+            {move || match delete_all.value().get() {
+                Some(Ok(count)) => Some(view! {
+                    <p class="form-ok" role="status" data-testid="deleted-all">
+                        {match lang {
+                            crate::i18n::Lang::Ko => format!("대화 {count}개를 지웠어요."),
+                            crate::i18n::Lang::En => format!("Deleted {count} conversations."),
+                        }}
+                    </p>
+                }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{e.message(lang)}</p> }.into_any()),
+                None => None,
+            }}
+            <ActionForm action=delete_all on:submit=move |event: leptos::ev::SubmitEvent| {
+                let sure = window()
+                    .confirm_with_message(lang.t("모든 대화를 지울까요? 되돌릴 수 없어요.", "Delete every conversation? This cannot be undone."))
+                    .unwrap_or(false);
+                if !sure {
+                    event.prevent_default();
+                }
+            }>
+                <button type="submit" class="secondary">{lang.t("대화 모두 지우기", "Delete all conversations")}</button>
             </ActionForm>
 
             <h2 class="danger-title">{lang.t("계정 삭제", "Delete account")}</h2>
