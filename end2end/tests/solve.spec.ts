@@ -106,3 +106,19 @@ test('Enter during Korean input composition does not send; Shift+Enter breaks th
   await expect(page.locator('.msg-student .question')).toHaveText('광합성이란 무엇인가\n요?');
 });
 
+
+test('an answer can be copied as Markdown', async ({ page, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await signedIn(context);
+  await page.goto('/');
+  await hydrated(page);
+  await ask(page, '복사 시험');
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  await page.getByRole('button', { name: 'Markdown으로 복사' }).click();
+  await expect(page.getByRole('button', { name: '복사했어요' })).toBeVisible();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  const id = Number(new URL(page.url()).pathname.split('/').pop());
+  const stored = await (await context.request.post('/api/conversation', { form: { id: String(id) } })).json();
+  expect(copied).toBe(stored.messages[1].content);
+  expect(copied).toContain('$$\\int_0^1');
+});

@@ -146,7 +146,11 @@ impl History for HistoryService {
 
     async fn delete_all(&self) -> Result<u64, AppError> {
         let user = current_user_id().await?;
-        let deleted = self.storage.delete_all_conversations(user).await.map_err(internal)?;
+        let deleted = self
+            .storage
+            .delete_all_conversations(user)
+            .await
+            .map_err(internal)?;
         tracing::info!(user = user.0, deleted, "all conversations deleted");
         Ok(deleted)
     }

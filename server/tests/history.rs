@@ -298,16 +298,30 @@ async fn delete_all_removes_only_your_conversations() {
         let (alice, alice_id) = signed_up(&app, "all@example.com").await;
         let (_, bob_id) = signed_up(&app, "keep@example.com").await;
         for owner in [alice_id, alice_id, bob_id] {
-            let c = storage.create_conversation(owner, Subject::Math, "문제").await.unwrap();
-            let m = NewMessage { role: Role::User, content: "질문", status: MessageStatus::Complete };
+            let c = storage
+                .create_conversation(owner, Subject::Math, "문제")
+                .await
+                .unwrap();
+            let m = NewMessage {
+                role: Role::User,
+                content: "질문",
+                status: MessageStatus::Complete,
+            };
             storage.append_message(c.id, &m).await.unwrap();
         }
         let response = app.call(&alice, "delete_all_conversations", &[]).await;
         assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
         assert_eq!(response.json::<Value>().await.unwrap(), json!(2));
         assert!(storage.conversations(alice_id, 10).await.unwrap().is_empty());
-        assert_eq!(storage.conversations(bob_id, 10).await.unwrap().len(), 1, "{backend:?}: bob keeps his");
-        assert!(storage.user_by_email("all@example.com").await.unwrap().is_some(), "the account stays");
+        assert_eq!(
+            storage.conversations(bob_id, 10).await.unwrap().len(),
+            1,
+            "{backend:?}: bob keeps his"
+        );
+        assert!(
+            storage.user_by_email("all@example.com").await.unwrap().is_some(),
+            "the account stays"
+        );
         let anonymous = app.call(&app.browser(), "delete_all_conversations", &[]).await;
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
         storage.close().await;

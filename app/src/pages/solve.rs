@@ -259,6 +259,11 @@ fn Answer(message: MessageView, last: bool) -> impl IntoView {
             );
         }
     });
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        copy_to_clipboard(text.get_untracked());
+        copied.set(true);
+    };
     let ended_badly = move || {
         matches!(
             status.get(),
@@ -269,6 +274,13 @@ fn Answer(message: MessageView, last: bool) -> impl IntoView {
     view! {
         <article class="msg msg-answer" data-testid="answer" data-status=move || status_code(status.get())>
             <div class="markdown" inner_html=move || markdown::render(&text.get())></div>
+            {move || (status.get() != AnswerStatus::Streaming).then(|| view! {
+                <div class="answer-tools">
+                    <button type="button" class="link" on:click=copy>
+                        {move || if copied.get() { lang.t("복사했어요", "Copied") } else { lang.t("Markdown으로 복사", "Copy as Markdown") }}
+                    </button>
+                </div>
+            })}
             {move || (status.get() == AnswerStatus::Streaming).then(|| view! {
                 <div class="answer-live">
                     <span class="typing" aria-live="polite">{lang.t("답을 쓰는 중…", "Writing…")}</span>
@@ -298,6 +310,16 @@ fn Answer(message: MessageView, last: bool) -> impl IntoView {
             })}
         </article>
     }
+}
+
+/// Puts the answer's Markdown source on the clipboard (browser only).
+fn copy_to_clipboard(markdown: String) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().navigator().clipboard().write_text(&markdown);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = markdown;
 }
 
 /// In the browser: continues a streaming answer from where the page has it,

@@ -275,10 +275,12 @@ impl Storage {
 impl Storage {
     /// Deletes every conversation of the user (with their messages); returns how many.
     pub async fn delete_all_conversations(&self, user: UserId) -> Result<u64> {
-        Ok(on_pool!(self, pool => sqlx::query("DELETE FROM conversations WHERE user_id = $1")
+        Ok(
+            on_pool!(self, pool => sqlx::query("DELETE FROM conversations WHERE user_id = $1")
             .bind(user)
             .execute(pool)
             .await
-            .map(|done| done.rows_affected()))?)
+            .map(|done| done.rows_affected()))?,
+        )
     }
 }
