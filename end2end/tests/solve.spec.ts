@@ -121,4 +121,11 @@ test('an answer can be copied as Markdown', async ({ page, context }) => {
   const stored = await (await context.request.post('/api/conversation', { form: { id: String(id) } })).json();
   expect(copied).toBe(stored.messages[1].content);
   expect(copied).toContain('$$\\int_0^1');
+
+  // Regenerate replaces the last answer with a new one.
+  const before = page.url();
+  await page.getByRole('button', { name: '다시 생성' }).click();
+  await expect(page).not.toHaveURL(before);
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  await expect(page.getByTestId('answer')).toHaveCount(1);
 });

@@ -300,8 +300,25 @@ async fn a_failed_answer_can_be_written_again() {
     );
     let messages = setup.storage.messages(asked.conversation).await.unwrap();
     assert_eq!(messages.len(), 2, "the failed answer was replaced");
-    // Only a finished, failed last answer can be retried.
-    assert!(setup.solver.retry(setup.user, again.answer.id).await.is_err());
+    // A complete last answer can be regenerated (replacing it); an earlier one cannot.
+    let regenerated = setup.solver.retry(setup.user, again.answer.id).await.unwrap();
+    let (_, stored) = follow(&setup, regenerated.answer.id).await;
+    assert_eq!(stored.status, MessageStatus::Complete);
+    assert_eq!(setup.storage.messages(asked.conversation).await.unwrap().len(), 2);
+    let follow_up = setup
+        .solver
+        .ask(setup.user, Some(asked.conversation), Subject::Math, "다음 질문")
+        .await
+        .unwrap();
+    assert!(
+        setup
+            .solver
+            .retry(setup.user, regenerated.answer.id)
+            .await
+            .is_err(),
+        "not the last message"
+    );
+    follow(&setup, follow_up.answer.id).await;
 }
 
 #[tokio::test]

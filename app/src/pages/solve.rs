@@ -279,6 +279,12 @@ fn Answer(message: MessageView, last: bool) -> impl IntoView {
                     <button type="button" class="link" on:click=copy>
                         {move || if copied.get() { lang.t("복사했어요", "Copied") } else { lang.t("Markdown으로 복사", "Copy as Markdown") }}
                     </button>
+                    {(last && status.get() == AnswerStatus::Complete).then(|| view! {
+                        <ActionForm action=retry>
+                            <input type="hidden" name="answer" value=id/>
+                            <button type="submit" class="link">{lang.t("다시 생성", "Regenerate")}</button>
+                        </ActionForm>
+                    })}
                 </div>
             })}
             {move || (status.get() == AnswerStatus::Streaming).then(|| view! {

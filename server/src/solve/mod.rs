@@ -161,18 +161,17 @@ impl Solver {
         self.answer(&conversation, question).await
     }
 
-    /// Writes a failed, stopped or interrupted answer again, if it is the
-    /// last message of its conversation. The old text is replaced.
+    /// Writes the last answer of a conversation again (regenerate, or retry
+    /// after a failure), once it has finished. The old answer is replaced
+    /// rather than kept as a version: the conversation stays one line of
+    /// turns, which is also exactly the context the model is sent.
     pub async fn retry(self: &Arc<Self>, user: UserId, answer: MessageId) -> Result<Asked, SolveError> {
         let message = self
             .storage
             .message_of(user, answer)
             .await?
             .ok_or(SolveError::NotFound)?;
-        let retryable = matches!(
-            message.status,
-            MessageStatus::Failed | MessageStatus::Stopped | MessageStatus::Interrupted
-        );
+        let retryable = message.status != MessageStatus::Streaming;
         let last = self.storage.last_message_id(message.conversation_id).await?;
         if message.role != Role::Assistant || !retryable || last != Some(answer) {
             return Err(SolveError::NotRetryable);
