@@ -32,50 +32,42 @@ impl Storage {
     /// The user's messages containing `query`, newest first.
     pub async fn search_messages(&self, user: UserId, query: &str, limit: u32) -> Result<Vec<SearchRow>> {
         let limit = i64::from(limit);
-        let rows = match self {
-            Storage::Sqlite(pool) if query.chars().count() >= TRIGRAM => {
-                sqlx::query_as::<_, SearchRow>(
-                    "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
-                     FROM messages_search s
-                     JOIN messages m ON m.id = s.rowid
-                     JOIN conversations c ON c.id = m.conversation_id
-                     WHERE messages_search MATCH $1 AND c.user_id = $2
-                     -- FTS5 walks its index newest-first and stops at the limit.
-                     ORDER BY s.rowid DESC LIMIT $3",
-                )
-                .bind(fts_phrase(query))
-                .bind(user)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            }
-            Storage::Sqlite(pool) => {
-                sqlx::query_as::<_, SearchRow>(
-                    "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
-                     FROM messages m JOIN conversations c ON c.id = m.conversation_id
-                     WHERE c.user_id = $1 AND m.content LIKE $2 ESCAPE '\\'
-                     ORDER BY m.id DESC LIMIT $3",
-                )
-                .bind(user)
-                .bind(like_pattern(query))
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            }
-            Storage::Postgres(pool) => {
-                sqlx::query_as::<_, SearchRow>(
-                    "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
-                     FROM messages m JOIN conversations c ON c.id = m.conversation_id
-                     WHERE c.user_id = $1 AND m.content ILIKE $2 ESCAPE '\\'
-                     ORDER BY m.id DESC LIMIT $3",
-                )
-                .bind(user)
-                .bind(like_pattern(query))
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            }
+        if let Storage::Sqlite(pool) = self
+            && query.chars().count() >= TRIGRAM
+        {
+            return Ok(sqlx::query_as::<_, SearchRow>(
+                "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
+                 FROM messages_search s
+                 JOIN messages m ON m.id = s.rowid
+                 JOIN conversations c ON c.id = m.conversation_id
+                 WHERE messages_search MATCH $1 AND c.user_id = $2
+                 -- FTS5 walks its index newest-first and stops at the limit.
+                 ORDER BY s.rowid DESC LIMIT $3",
+            )
+            .bind(fts_phrase(query))
+            .bind(user)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        }
+        // PostgreSQL (its trigram index serves ILIKE), and short queries on
+        // SQLite, whose LIKE already ignores ASCII case.
+        let operator = if matches!(self, Storage::Postgres(_)) {
+            "ILIKE"
+        } else {
+            "LIKE"
         };
-        Ok(rows)
+        let sql = format!(
+            "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE c.user_id = $1 AND m.content {operator} $2 ESCAPE '\\'
+             ORDER BY m.id DESC LIMIT $3"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, SearchRow>(&sql)
+            .bind(user)
+            .bind(like_pattern(query))
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?)
     }
 }
