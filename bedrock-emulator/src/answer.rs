@@ -5,14 +5,19 @@ use serde_json::Value;
 
 /// The text blocks of one message, joined.
 pub fn text_of(message: &Value) -> String {
-    message["content"]
+    texts(&message["content"], "\n")
+}
+
+/// The `text` of every block in a list of content blocks, joined by `separator`.
+fn texts(blocks: &Value, separator: &str) -> String {
+    blocks
         .as_array()
         .map(|blocks| {
             blocks
                 .iter()
                 .filter_map(|b| b["text"].as_str())
                 .collect::<Vec<_>>()
-                .join("\n")
+                .join(separator)
         })
         .unwrap_or_default()
 }
@@ -46,16 +51,7 @@ pub fn compose(model_id: &str, request: &Value) -> String {
         .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
         .filter(|b| b.get("image").is_some())
         .count();
-    let system = request["system"]
-        .as_array()
-        .map(|blocks| {
-            blocks
-                .iter()
-                .filter_map(|b| b["text"].as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default();
+    let system = texts(&request["system"], " ");
     // A stable choice from the question, so the same question gets the same answer.
     let choice = ["①", "②", "③", "④", "⑤"][last.bytes().map(usize::from).sum::<usize>() % 5];
     let previous = if questions.len() > 1 {

@@ -31,14 +31,14 @@ use crate::{
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Deserialize)]
-pub struct From {
+pub struct FromOffset {
     from: Option<usize>,
 }
 
 pub async fn answer_events(
     State(solver): State<Arc<Solver>>,
     Path(id): Path<i64>,
-    Query(query): Query<From>,
+    Query(query): Query<FromOffset>,
     headers: HeaderMap,
     auth: AuthSession,
 ) -> Response {
