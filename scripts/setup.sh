@@ -46,7 +46,9 @@ note "$(rustc --version) (${RUSTUP_TOOLCHAIN:-rustup default})"
 
 step "wasm-bindgen CLI"
 want="$(locked_wasm_bindgen_version)"
-have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')"
+# `|| true`: on a fresh machine there is no wasm-bindgen yet, and pipefail
+# would otherwise end the script right here, silently.
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
 if [ "$have" != "$want" ]; then
   note "installing wasm-bindgen-cli $want (found: ${have:-none}); takes a few minutes"
   # No --locked: the registry mirror may lack a version its lock file names.

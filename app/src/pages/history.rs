@@ -24,15 +24,18 @@ pub fn Sidebar() -> impl IntoView {
     let auth = use_auth();
     let location = use_location();
     let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
-    // Reloaded on every navigation, so a new problem appears at the top;
-    // nothing is asked for a visitor who is not signed in.
+    // Reloaded on every navigation, so a new problem appears at the top.
+    // The user is awaited inside the fetcher rather than read in the source:
+    // a source that depends on another resource makes the server fetch twice
+    // (signed out, then signed in), and whichever answer it serialised first
+    // reached the browser, whose hydration then disagreed with the HTML.
+    let user = auth.user;
     let first = Resource::new(
-        move || (location.pathname.get(), signed_in()),
-        |(_, signed_in)| async move {
-            if signed_in {
-                list_conversations(None).await
-            } else {
-                Ok(Default::default())
+        move || location.pathname.get(),
+        move |_| async move {
+            match user.await {
+                Ok(Some(_)) => list_conversations(None).await,
+                _ => Ok(Default::default()),
             }
         },
     );
