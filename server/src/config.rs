@@ -14,6 +14,9 @@ use url::Url;
 #[derive(Clone)]
 pub struct Settings {
     pub listen_addr: SocketAddr,
+    /// Where `/metrics` is served, apart from the app so it is never public;
+    /// `None` (the default) serves no metrics.
+    pub metrics_addr: Option<SocketAddr>,
     /// The URL users reach the app at; decides cookie `Secure` and redirects.
     pub public_url: Url,
     pub database: DatabaseSettings,
@@ -239,6 +242,15 @@ impl Settings {
             "127.0.0.1:3000",
             "a socket address such as 127.0.0.1:3000 or 0.0.0.0:8080",
         )?;
+        let metrics_addr = match lookup("WEASEL_METRICS_ADDR") {
+            Some(raw) => Some(parse(
+                "WEASEL_METRICS_ADDR",
+                Some(raw),
+                "",
+                "a socket address such as 0.0.0.0:9100",
+            )?),
+            None => None,
+        };
         let public_url = match lookup("WEASEL_PUBLIC_URL") {
             Some(raw) => parse_public_url(&raw)?,
             None => Url::parse(&format!("http://{}/", browsable(listen_addr)))
@@ -310,6 +322,7 @@ impl Settings {
 
         Ok(Settings {
             listen_addr,
+            metrics_addr,
             public_url,
             database: DatabaseSettings { url, max_connections },
             site_root,
@@ -523,6 +536,7 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("listen_addr", &self.listen_addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("public_url", &self.public_url.as_str())
             .field("database", &self.database)
             .field("site_root", &self.site_root)
@@ -565,6 +579,7 @@ mod tests {
         assert_eq!(s.log.format, LogFormat::Pretty);
         assert_eq!(s.environment, Environment::Development);
         assert_eq!(s.site_root, PathBuf::from("target/site"));
+        assert_eq!(s.metrics_addr, None, "metrics are off unless asked for");
     }
 
     #[test]
@@ -599,6 +614,12 @@ mod tests {
             "{err}"
         );
 
+        assert_eq!(
+            settings(&[("WEASEL_METRICS_ADDR", "9100")])
+                .unwrap_err()
+                .variable,
+            "WEASEL_METRICS_ADDR"
+        );
         assert_eq!(
             settings(&[("WEASEL_LOG_FORMAT", "xml")]).unwrap_err().variable,
             "WEASEL_LOG_FORMAT"

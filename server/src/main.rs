@@ -14,6 +14,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return healthcheck(&settings).await;
+    }
     telemetry::init(&settings.log);
     tracing::debug!(?settings, "configuration");
 
@@ -64,4 +67,32 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// `weasel-server healthcheck`: asks the running server's `/healthz` on its
+/// own port. The runtime image has no shell or curl, so Docker's HEALTHCHECK
+/// runs the binary itself.
+async fn healthcheck(settings: &Settings) -> ExitCode {
+    let mut addr = settings.listen_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build();
+    let response = match client {
+        Ok(client) => client.get(format!("http://{addr}/healthz")).send().await,
+        Err(err) => Err(err),
+    };
+    match response {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("weasel: /healthz answered {}", r.status());
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("weasel: /healthz unreachable at {addr}: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -97,6 +97,7 @@ pub struct Application {
     storage: Storage,
     solver: Arc<Solver>,
     local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Application {
@@ -128,6 +129,16 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
+        let metrics_addr = match settings.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?;
+                crate::metrics::handle();
+                Some(crate::metrics::spawn(listener, storage.clone(), solver.clone()))
+            }
+            None => None,
+        };
         let mut settings = settings.clone();
         // Listening on port 0 (tests): the public URL learns the real port.
         if settings.public_url.port() == Some(0) {
@@ -140,11 +151,17 @@ impl Application {
             storage,
             solver,
             local_addr,
+            metrics_addr,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served, when `WEASEL_METRICS_ADDR` asked for it.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The answer generator (benchmarks compare its events with what clients receive).
@@ -310,7 +327,10 @@ fn with_http_layers(router: Router) -> Router {
             )
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    router.layer(
+    router
+        // Applied per route, so the route pattern (`MatchedPath`) is known.
+        .layer(middleware::from_fn(crate::metrics::track_requests))
+        .layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(trace)

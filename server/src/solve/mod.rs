@@ -250,6 +250,7 @@ impl Solver {
         let solver = Arc::clone(self);
         tokio::spawn(async move {
             let (status, outcome) = solver.generate(conversation, subject, answer, &live).await;
+            crate::metrics::record_answer(status, &outcome);
             if let Err(err) = solver.storage.finish_answer(answer, status, &outcome).await {
                 tracing::error!(error = %err, answer = answer.0, "cannot record the end of an answer");
             }

@@ -102,6 +102,11 @@ impl Storage {
         Ok(())
     }
 
+    /// Connections open and connections idle, for the metrics.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        on_pool!(self, pool => (pool.size(), pool.num_idle()))
+    }
+
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await);
     }

@@ -44,6 +44,19 @@ pub enum MessageStatus {
     Interrupted,
 }
 
+impl MessageStatus {
+    /// The lowercase name the database stores (and metrics label with).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Streaming => "streaming",
+            MessageStatus::Complete => "complete",
+            MessageStatus::Stopped => "stopped",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct User {
     pub id: UserId,

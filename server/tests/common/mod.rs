@@ -134,6 +134,7 @@ where
 /// The real application, serving on a random port until dropped or stopped.
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub database: Option<TestDatabase>,
     stop: Option<oneshot::Sender<()>>,
@@ -152,6 +153,7 @@ impl TestApp {
         adjust(&mut settings);
         let app = Application::build(&settings).await.expect("application starts");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -162,6 +164,7 @@ impl TestApp {
             .expect("client");
         TestApp {
             addr,
+            metrics_addr,
             client,
             database: Some(database),
             stop: Some(stop),

@@ -1,0 +1,61 @@
+# Weasel in one image: the server binary and the site it serves, nothing else.
+#
+#   docker build -t weasel .
+#   docker run -p 8080:8080 -e WEASEL_SESSION_KEY="$(openssl rand -base64 64 | tr -d '\n')" weasel
+#
+# Port 8080 serves the app, 9100 serves /metrics (keep it private). Every
+# setting is an environment variable (docs/deploy.md lists them all); the
+# defaults below are the container's. `scripts/check-container.sh` starts the
+# same layout from an empty directory in the test command.
+
+ARG RUST_VERSION=1.95
+
+# Tools shared by every build stage, in a layer that rarely changes.
+FROM rust:${RUST_VERSION}-bookworm AS chef
+WORKDIR /src
+# nodejs/npm: binaryen's wasm-opt comes from npm (Debian's breaks Leptos wasm).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
+# wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.
+RUN rustup target add wasm32-unknown-unknown \
+    && cargo install --locked cargo-chef --version 0.1.78 \
+    && cargo install wasm-bindgen-cli --version 0.2.130
+
+# The dependency graph alone, so the next stage's expensive layer is reused
+# until Cargo.toml or Cargo.lock change.
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS builder
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --locked --release -p weasel-server --recipe-path recipe.json \
+    && cargo chef cook --locked --profile wasm-release --target wasm32-unknown-unknown \
+        -p weasel-frontend --recipe-path recipe.json
+COPY tools/package.json tools/package-lock.json tools/
+RUN npm --prefix tools ci --no-audit --no-fund
+COPY . .
+RUN ./scripts/build-site.sh \
+    && cargo build --locked --release -p weasel-server \
+    && mkdir -p /out/data \
+    && cp target/release/weasel-server /out/ \
+    && strip /out/weasel-server \
+    && cp -R target/site /out/site
+
+# Runtime: glibc and CA certificates, no shell, no package manager, uid 65532.
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+WORKDIR /app
+COPY --from=builder /out/weasel-server /app/weasel-server
+COPY --from=builder /out/site /app/site
+COPY --from=builder --chown=65532:65532 /out/data /data
+ENV WEASEL_ENV=production
+ENV WEASEL_ADDR=0.0.0.0:8080
+ENV WEASEL_METRICS_ADDR=0.0.0.0:9100
+ENV WEASEL_SITE_ROOT=/app/site
+ENV WEASEL_DATA_DIR=/data
+ENV WEASEL_LOG_FORMAT=json
+USER 65532:65532
+EXPOSE 8080 9100
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD ["/app/weasel-server", "healthcheck"]
+ENTRYPOINT ["/app/weasel-server"]

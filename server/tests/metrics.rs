@@ -1,0 +1,77 @@
+//! `/metrics`: Prometheus text on its own listener, never on the public port.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, TestApp};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Reads `/metrics` until `wanted` appears (answers finish in the background).
+async fn scrape_until(url: &str, wanted: &[&str]) -> String {
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        if wanted.iter().all(|w| text.contains(w)) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("missing one of {wanted:?} in:\n{text}");
+}
+
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+}
+
+#[tokio::test]
+async fn requests_answers_and_the_pool_are_measured_privately() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let metrics = format!("http://{}/metrics", app.metrics_addr.expect("metrics listener"));
+
+    // Not served to the public, whatever the path.
+    assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    let client = app.signed_up("metrics@example.com").await;
+    let form = [("subject", "math"), ("question", "이차방정식의 두 근의 합은?")];
+    let asked: Value = app.call(&client, "ask", &form).await.json().await.unwrap();
+    assert!(asked["answer"].as_i64().is_some(), "{asked}");
+    let conversation = format!("/c/{}", asked["conversation"]);
+    let page = client.get(app.url(&conversation)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+
+    let text = scrape_until(
+        &metrics,
+        &[
+            r#"weasel_answers_total{status="complete"}"#,
+            "weasel_time_to_first_token_seconds_bucket",
+        ],
+    )
+    .await;
+    assert!(text.contains("# TYPE weasel_http_requests_total counter"), "{text}");
+    // Labelled by route pattern, not by the id in the URL.
+    assert!(
+        sample(&text, r#"weasel_http_requests_total{method="GET",route="/c/{id}",status="200"}"#) >= 1.0
+    );
+    assert!(!text.contains(&format!("route=\"{conversation}\"")), "ids never become labels");
+    assert!(sample(&text, r#"weasel_http_requests_total{method="GET",route="/readyz",status="200"}"#) >= 1.0);
+    assert!(text.contains(r#"weasel_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="0.005"}"#));
+    assert!(sample(&text, r#"weasel_model_tokens_total{direction="output"}"#) > 0.0);
+    assert!(sample(&text, r#"weasel_model_tokens_total{direction="input"}"#) > 0.0);
+    assert!(text.contains(r#"weasel_db_pool_connections{state="idle"}"#), "{text}");
+    assert!(text.contains("weasel_answers_streaming"), "{text}");
+
+    // A throttled answer is counted by kind.
+    let form = [("subject", "math"), ("question", "[[fault:throttle]] 다시")];
+    let _: Value = app.call(&client, "ask", &form).await.json().await.unwrap();
+    let text = scrape_until(&metrics, &[r#"weasel_model_errors_total{kind="throttled"}"#]).await;
+    assert!(sample(&text, r#"weasel_model_errors_total{kind="throttled"}"#) >= 1.0);
+    app.stop().await;
+}
