@@ -103,6 +103,21 @@ pub struct ConversationView {
     pub messages: Vec<MessageView>,
     /// Answers come from the offline emulator, not from Claude.
     pub emulator: bool,
+    /// The token of its public read-only link, while it is shared.
+    pub share: Option<String>,
+}
+
+/// A conversation opened through its share link: no owner, no ids to act on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedConversation {
+    pub title: String,
+    pub subject: Subject,
+    pub messages: Vec<MessageView>,
+}
+
+/// The path of a share link.
+pub fn share_path(token: &str) -> String {
+    format!("/s/{token}")
 }
 
 /// One line of the conversation list.
@@ -244,6 +259,15 @@ pub async fn retry_answer(answer: i64) -> Result<Asked, AppError> {
     Ok(asked)
 }
 
+/// Gives a question new text; every answer after it is replaced by a new one.
+#[server(prefix = "/api", endpoint = "edit_question")]
+pub async fn edit_question(question: i64, text: String) -> Result<Asked, AppError> {
+    let solve = crate::ports::services()?.solve;
+    let asked = crate::ports::respond(solve.edit(question, text).await)?;
+    redirect_form(&format!("/c/{}", asked.conversation));
+    Ok(asked)
+}
+
 /// The signed-in user's conversations, newest activity first.
 #[server(prefix = "/api", endpoint = "conversations")]
 pub async fn list_conversations(cursor: Option<String>) -> Result<ConversationList, AppError> {
@@ -271,6 +295,28 @@ pub async fn delete_all_conversations() -> Result<u64, AppError> {
     let deleted = crate::ports::respond(crate::ports::services()?.history.delete_all().await)?;
     redirect_form("/profile");
     Ok(deleted)
+}
+
+/// Makes (or returns) the conversation's read-only public link token.
+#[server(prefix = "/api", endpoint = "share")]
+pub async fn share_conversation(id: i64) -> Result<String, AppError> {
+    let token = crate::ports::respond(crate::ports::services()?.history.share(id).await)?;
+    redirect_form(&format!("/c/{id}"));
+    Ok(token)
+}
+
+/// Ends the conversation's public link: the token never works again.
+#[server(prefix = "/api", endpoint = "revoke_share")]
+pub async fn revoke_share(id: i64) -> Result<(), AppError> {
+    crate::ports::respond(crate::ports::services()?.history.revoke_share(id).await)?;
+    redirect_form(&format!("/c/{id}"));
+    Ok(())
+}
+
+/// A shared conversation, for anyone holding the token (no sign-in).
+#[server(prefix = "/api", endpoint = "shared")]
+pub async fn get_shared(token: String) -> Result<SharedConversation, AppError> {
+    crate::ports::respond(crate::ports::services()?.history.shared(token).await)
 }
 
 /// Searches the signed-in user's questions and answers.

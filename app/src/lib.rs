@@ -72,6 +72,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("profile") view=pages::Profile ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("c"), ParamSegment("id")) view=pages::ConversationPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("search") view=pages::SearchPage ssr=SsrMode::Async/>
+                    // Async: an unknown or revoked link must answer a real 404.
+                    <Route path=(StaticSegment("s"), ParamSegment("token")) view=pages::SharedPage ssr=SsrMode::Async/>
                 </Routes>
             </pages::Layout>
         </Router>

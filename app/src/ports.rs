@@ -11,7 +11,8 @@ use leptos::prelude::*;
 
 use crate::{
     api::{
-        Asked, ConversationList, ConversationView, ProviderView, SearchHit, ServiceStatus, Subject, UserView,
+        Asked, ConversationList, ConversationView, ProviderView, SearchHit, ServiceStatus,
+        SharedConversation, Subject, UserView,
     },
     error::AppError,
 };
@@ -51,6 +52,8 @@ pub trait Solve: Send + Sync {
     /// Returns the answer's conversation.
     async fn stop(&self, answer: i64) -> Result<i64, AppError>;
     async fn retry(&self, answer: i64) -> Result<Asked, AppError>;
+    /// Replaces a question's text; the answers after it are written anew.
+    async fn edit(&self, question: i64, text: String) -> Result<Asked, AppError>;
 }
 
 /// Finding and tidying the signed-in user's conversations.
@@ -62,6 +65,11 @@ pub trait History: Send + Sync {
     async fn search(&self, query: String) -> Result<Vec<SearchHit>, AppError>;
     /// Deletes every conversation of the user; returns how many.
     async fn delete_all(&self) -> Result<u64, AppError>;
+    /// The token of the conversation's public link (made on first call).
+    async fn share(&self, id: i64) -> Result<String, AppError>;
+    async fn revoke_share(&self, id: i64) -> Result<(), AppError>;
+    /// What a share link shows; anyone may call it.
+    async fn shared(&self, token: String) -> Result<SharedConversation, AppError>;
 }
 
 /// Everything a server function may call, provided to every request.

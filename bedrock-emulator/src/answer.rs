@@ -37,6 +37,23 @@ fn snippet(text: &str, chars: usize) -> String {
     short
 }
 
+/// Whether the system prompt asks for a conversation title rather than an answer.
+pub fn is_title_request(request: &Value) -> bool {
+    texts(&request["system"], " ")
+        .to_lowercase()
+        .contains("conversation title")
+}
+
+/// A short title for a question: its first three words, then "정리" for a
+/// Korean question or "notes" for any other. Distinct from the server's own
+/// fallback (the truncated first line), so tests can tell which one they see.
+pub fn title(question: &str) -> String {
+    let clean = snippet(question, 200);
+    let first: Vec<&str> = clean.split_whitespace().take(3).collect();
+    let korean = clean.chars().any(|c| ('가'..='힣').contains(&c));
+    format!("{} {}", first.join(" "), if korean { "정리" } else { "notes" })
+}
+
 /// The full answer text for `request`.
 pub fn compose(model_id: &str, request: &Value) -> String {
     let messages = request["messages"].as_array().cloned().unwrap_or_default();
@@ -79,4 +96,28 @@ pub fn compose(model_id: &str, request: &Value) -> String {
         other = if choice == "①" { "②" } else { "①" },
         system_len = system.chars().count(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn titles_are_short_and_in_the_question_language() {
+        assert_eq!(
+            title("광합성의 명반응과 암반응을 비교하시오"),
+            "광합성의 명반응과 암반응을 정리"
+        );
+        assert_eq!(
+            title("Find the maximum of f(x) [[pace:5]]"),
+            "Find the maximum notes"
+        );
+        let asking = json!({ "system": [{ "text": "Write a conversation title." }] });
+        assert!(is_title_request(&asking));
+        assert!(!is_title_request(
+            &json!({ "system": [{ "text": "You are Weasel" }] })
+        ));
+    }
 }

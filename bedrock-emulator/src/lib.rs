@@ -19,6 +19,10 @@
 //! | `[[fault:nostop]]` | the stream ends cleanly but without `messageStop` |
 //! | `[[fault:maxtokens]]` | ends with `stopReason: max_tokens` |
 //! | `[[once]]` | with a fault: only the first time this question is asked (a transient fault, so retrying works) |
+//!
+//! A request whose system prompt asks for a *conversation title* (see
+//! [`answer::is_title_request`]) gets a short title instead, at once; of the
+//! faults only `throttle` applies to it, and it never uses up a `[[once]]`.
 
 use std::{
     collections::HashSet,
@@ -143,9 +147,20 @@ async fn converse_stream(
         );
     };
     let last = answer::text_of(messages.last().unwrap_or(&Value::Null));
+    let title_request = answer::is_title_request(&request);
     let (pace, mut fault) = markers(&last);
-    if fault.is_some() && last.contains("[[once]]") && !emulator.faulted.lock().unwrap().insert(last.clone())
-    {
+    if fault.is_some() && last.contains("[[once]]") {
+        let mut faulted = emulator.faulted.lock().unwrap();
+        let used = if title_request {
+            faulted.contains(&last)
+        } else {
+            !faulted.insert(last.clone())
+        };
+        if used {
+            fault = None;
+        }
+    }
+    if title_request && fault != Some(Fault::Throttle) {
         fault = None;
     }
     if fault == Some(Fault::Throttle) {
@@ -155,9 +170,12 @@ async fn converse_stream(
             "Too many requests, please wait before trying again.",
         );
     }
-    let text = compose(&model_id, &request);
+    let (text, pace) = if title_request {
+        (answer::title(&last), Duration::ZERO)
+    } else {
+        (compose(&model_id, &request), pace.unwrap_or(emulator.config.pace))
+    };
     let frames = frames(&text, &request, fault);
-    let pace = pace.unwrap_or(emulator.config.pace);
     let stream = stream::iter(frames).then(move |step| async move {
         match step {
             Step::Frame(bytes) => {

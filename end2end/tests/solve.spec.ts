@@ -129,3 +129,28 @@ test('an answer can be copied as Markdown', async ({ page, context }) => {
   await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
   await expect(page.getByTestId('answer')).toHaveCount(1);
 });
+
+test('an edited question is asked again and replaces the answers after it', async ({ page, context }) => {
+  await signedIn(context);
+  await page.goto('/');
+  await hydrated(page);
+  await ask(page, '삼각형의 넓이 공식을 설명하시오');
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  await ask(page, '예시도 들어 주세요');
+  await expect(page.getByTestId('answer')).toHaveCount(2);
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+
+  const first = page.locator('.msg-student').first();
+  await first.getByText('질문 수정').click();
+  await first.getByRole('textbox', { name: '수정할 질문' }).fill('사다리꼴의 넓이 공식을 설명하시오');
+  page.once('dialog', (dialog) => {
+    expect(dialog.message()).toContain('새 답변으로 바뀌어요');
+    dialog.accept();
+  });
+  await first.getByRole('button', { name: '수정해서 다시 묻기' }).click();
+  await expect(page).toHaveURL(/\?a=\d+/);
+  await expect(page.locator('.msg-student .question')).toHaveText(['사다리꼴의 넓이 공식을 설명하시오']);
+  await expect(page.getByTestId('answer')).toHaveCount(1);
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  await expect(answer(page).locator('.markdown')).toContainText('사다리꼴의 넓이');
+});

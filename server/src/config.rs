@@ -40,6 +40,8 @@ pub struct ModelSettings {
     pub region: String,
     /// A foundation-model id or a cross-region inference-profile id (`us.anthropic.…`).
     pub model_id: String,
+    /// The cheaper model that names conversations.
+    pub title_model_id: String,
     pub max_tokens: i32,
     pub temperature: f32,
     /// Another Bedrock endpoint (a VPC endpoint, or an emulator elsewhere).
@@ -387,6 +389,8 @@ fn model_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<ModelSetti
             .unwrap_or_else(|| "us-east-1".into()),
         model_id: lookup("WEASEL_MODEL_ID")
             .unwrap_or_else(|| "anthropic.claude-3-5-sonnet-20240620-v1:0".into()),
+        title_model_id: lookup("WEASEL_TITLE_MODEL_ID")
+            .unwrap_or_else(|| "anthropic.claude-3-haiku-20240307-v1:0".into()),
         max_tokens: parse(
             "WEASEL_MODEL_MAX_TOKENS",
             lookup("WEASEL_MODEL_MAX_TOKENS"),
@@ -615,9 +619,7 @@ mod tests {
         );
 
         assert_eq!(
-            settings(&[("WEASEL_METRICS_ADDR", "9100")])
-                .unwrap_err()
-                .variable,
+            settings(&[("WEASEL_METRICS_ADDR", "9100")]).unwrap_err().variable,
             "WEASEL_METRICS_ADDR"
         );
         assert_eq!(

@@ -1,15 +1,35 @@
 //! The history port: the conversation list, renaming and deleting.
 
 use app::{
-    api::{ConversationList, ConversationSummary, SearchHit},
+    api::{ConversationList, ConversationSummary, SearchHit, SharedConversation},
     error::{AppError, Field, Problem},
     ports::History,
 };
 
+use base64::Engine;
+use rand::RngCore;
+
 use crate::{
     auth::current_user_id,
+    solve::service::message_view,
     storage::{ConversationId, ListCursor, Storage, StorageError},
 };
+
+/// 256 random bits, URL-safe: a share link cannot be guessed or enumerated.
+fn new_share_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Whether `token` could be one [`new_share_token`] made (43 URL-safe characters);
+/// anything else is refused without asking the database.
+fn plausible_token(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// Conversations per page of the list.
 pub const PAGE_SIZE: u32 = 30;
@@ -155,6 +175,46 @@ impl History for HistoryService {
         Ok(deleted)
     }
 
+    async fn share(&self, id: i64) -> Result<String, AppError> {
+        let user = current_user_id().await?;
+        self.storage
+            .share_conversation(user, ConversationId(id), &new_share_token())
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::NotFound)
+    }
+
+    async fn revoke_share(&self, id: i64) -> Result<(), AppError> {
+        let user = current_user_id().await?;
+        match self
+            .storage
+            .revoke_share(user, ConversationId(id))
+            .await
+            .map_err(internal)?
+        {
+            true => Ok(()),
+            false => Err(AppError::NotFound),
+        }
+    }
+
+    async fn shared(&self, token: String) -> Result<SharedConversation, AppError> {
+        if !plausible_token(&token) {
+            return Err(AppError::NotFound);
+        }
+        let conversation = self
+            .storage
+            .shared_conversation(&token)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::NotFound)?;
+        let messages = self.storage.messages(conversation.id).await.map_err(internal)?;
+        Ok(SharedConversation {
+            title: conversation.title,
+            subject: conversation.subject.into(),
+            messages: messages.into_iter().map(message_view).collect(),
+        })
+    }
+
     async fn delete(&self, id: i64) -> Result<(), AppError> {
         let user = current_user_id().await?;
         match self
@@ -187,6 +247,15 @@ mod tests {
         assert!(before.starts_with('…') && after.ends_with('…'));
         assert_eq!(before.chars().count(), 41);
         assert_eq!(snippet("abc", "zzz"), None);
+    }
+
+    #[test]
+    fn share_tokens_are_long_random_and_url_safe() {
+        let (a, b) = (new_share_token(), new_share_token());
+        assert_ne!(a, b);
+        assert!(plausible_token(&a) && plausible_token(&b), "{a}");
+        assert!(!plausible_token("short"));
+        assert!(!plausible_token(&format!("{}/", &a[..42])));
     }
 
     #[test]

@@ -54,8 +54,11 @@ pub fn handle() -> &'static PrometheusHandle {
 
 /// Counts every request and times it to its response head, labelled by the
 /// route pattern (`/c/{id}`, never the id: labels must stay few).
-pub async fn track_requests(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
-    let route = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
@@ -98,7 +101,8 @@ fn router(storage: Storage, solver: Arc<Solver>) -> Router {
 async fn render(State(scrape): State<Scrape>) -> impl IntoResponse {
     let (open, idle) = scrape.storage.pool_usage();
     metrics::gauge!("weasel_db_pool_connections", "state" => "idle").set(idle as f64);
-    metrics::gauge!("weasel_db_pool_connections", "state" => "in_use").set(open.saturating_sub(idle as u32) as f64);
+    metrics::gauge!("weasel_db_pool_connections", "state" => "in_use")
+        .set(open.saturating_sub(idle as u32) as f64);
     metrics::gauge!("weasel_answers_streaming").set(scrape.solver.active() as f64);
     let handle = handle();
     handle.run_upkeep();

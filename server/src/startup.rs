@@ -331,10 +331,10 @@ fn with_http_layers(router: Router) -> Router {
         // Applied per route, so the route pattern (`MatchedPath`) is known.
         .layer(middleware::from_fn(crate::metrics::track_requests))
         .layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-            .layer(trace)
-            .layer(PropagateRequestIdLayer::new(request_id))
-            .layer(CompressionLayer::new()),
-    )
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(CompressionLayer::new()),
+        )
 }

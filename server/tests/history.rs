@@ -328,3 +328,120 @@ async fn delete_all_removes_only_your_conversations() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_share_link_shows_the_conversation_to_anyone_until_revoked() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let storage = app.storage().await;
+        let (alice, alice_id) = signed_up(&app, "sharer@example.com").await;
+        let (bob, _) = signed_up(&app, "nosy@example.com").await;
+        let conversation = storage
+            .create_conversation(alice_id, Subject::Math, "이차함수 최댓값")
+            .await
+            .unwrap();
+        for (role, content) in [(Role::User, "최댓값은?"), (Role::Assistant, "정답: ③\n\n$$x^2$$")] {
+            let m = NewMessage {
+                role,
+                content,
+                status: MessageStatus::Complete,
+            };
+            storage.append_message(conversation.id, &m).await.unwrap();
+        }
+        let id = conversation.id.0.to_string();
+
+        // Only the owner can share, and sharing twice gives the same link.
+        let bobs = app.call(&bob, "share", &[("id", &id)]).await;
+        assert_eq!(bobs.status(), StatusCode::NOT_FOUND, "{backend:?}");
+        let token: String = app
+            .call(&alice, "share", &[("id", &id)])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(token.len(), 43, "256 random bits, base64url");
+        let again: String = app
+            .call(&alice, "share", &[("id", &id)])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(again, token);
+        let view: Value = app
+            .call(&alice, "conversation", &[("id", &id)])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(view["share"], token.as_str());
+
+        // A signed-out visitor reads it, rendered, without the author's email,
+        // and search engines are told to keep away.
+        let page = app.get(&format!("/s/{token}")).await;
+        assert_eq!(page.status(), StatusCode::OK, "{backend:?}");
+        assert_eq!(page.headers()["x-robots-tag"], "noindex, nofollow");
+        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("이차함수 최댓값") && html.contains("최댓값은?"),
+            "{backend:?}"
+        );
+        assert!(html.contains("<math"), "math is rendered on the server");
+        assert!(html.contains(r#"<meta name="robots" content="noindex, nofollow""#));
+        assert!(!html.contains("sharer@example.com"), "no author email");
+        let shared: Value = app
+            .call(&app.browser(), "shared", &[("token", &token)])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(shared["messages"].as_array().unwrap().len(), 2);
+
+        // Nobody else can revoke it; its owner can, and then it is gone for good.
+        assert_eq!(
+            app.call(&bob, "revoke_share", &[("id", &id)]).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(app.get(&format!("/s/{token}")).await.status(), StatusCode::OK);
+        assert_eq!(
+            app.call(&alice, "revoke_share", &[("id", &id)]).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.get(&format!("/s/{token}")).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.call(&app.browser(), "shared", &[("token", &token)])
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        let fresh: String = app
+            .call(&alice, "share", &[("id", &id)])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_ne!(fresh, token, "sharing again makes a new link");
+        assert_eq!(
+            app.get(&format!("/s/{token}")).await.status(),
+            StatusCode::NOT_FOUND
+        );
+
+        // Unknown and malformed tokens are the same 404; deleting the
+        // conversation ends its link too.
+        assert_eq!(
+            app.get(&format!("/s/{}", "A".repeat(43))).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(app.get("/s/%25%27%22").await.status(), StatusCode::NOT_FOUND);
+        app.call(&alice, "delete_conversation", &[("id", &id)]).await;
+        assert_eq!(
+            app.get(&format!("/s/{fresh}")).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        storage.close().await;
+        app.stop().await;
+    }
+}

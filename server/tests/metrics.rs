@@ -55,17 +55,38 @@ async fn requests_answers_and_the_pool_are_measured_privately() {
         ],
     )
     .await;
-    assert!(text.contains("# TYPE weasel_http_requests_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE weasel_http_requests_total counter"),
+        "{text}"
+    );
     // Labelled by route pattern, not by the id in the URL.
     assert!(
-        sample(&text, r#"weasel_http_requests_total{method="GET",route="/c/{id}",status="200"}"#) >= 1.0
+        sample(
+            &text,
+            r#"weasel_http_requests_total{method="GET",route="/c/{id}",status="200"}"#
+        ) >= 1.0
     );
-    assert!(!text.contains(&format!("route=\"{conversation}\"")), "ids never become labels");
-    assert!(sample(&text, r#"weasel_http_requests_total{method="GET",route="/readyz",status="200"}"#) >= 1.0);
-    assert!(text.contains(r#"weasel_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="0.005"}"#));
+    assert!(
+        !text.contains(&format!("route=\"{conversation}\"")),
+        "ids never become labels"
+    );
+    assert!(
+        sample(
+            &text,
+            r#"weasel_http_requests_total{method="GET",route="/readyz",status="200"}"#
+        ) >= 1.0
+    );
+    assert!(
+        text.contains(
+            r#"weasel_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="0.005"}"#
+        )
+    );
     assert!(sample(&text, r#"weasel_model_tokens_total{direction="output"}"#) > 0.0);
     assert!(sample(&text, r#"weasel_model_tokens_total{direction="input"}"#) > 0.0);
-    assert!(text.contains(r#"weasel_db_pool_connections{state="idle"}"#), "{text}");
+    assert!(
+        text.contains(r#"weasel_db_pool_connections{state="idle"}"#),
+        "{text}"
+    );
     assert!(text.contains("weasel_answers_streaming"), "{text}");
 
     // A throttled answer is counted by kind.

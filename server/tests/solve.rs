@@ -10,7 +10,7 @@ use weasel_server::{
     config::Settings,
     model::bedrock::Bedrock,
     solve::{LiveEvent, Solver, system_prompt},
-    storage::{Message, MessageId, MessageStatus, NewUser, Storage, Subject, UserId},
+    storage::{ConversationId, Message, MessageId, MessageStatus, NewUser, Storage, Subject, UserId},
 };
 
 const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
@@ -103,13 +103,165 @@ async fn korean_answers_arrive_intact_and_are_stored_with_their_facts() {
         assert_eq!(stats.stop_reason.as_deref(), Some("end_turn"));
         assert!(stats.input_tokens.unwrap() > 0 && stats.output_tokens.unwrap() > 10);
         assert!(stats.first_token_ms.unwrap() <= stats.total_ms.unwrap());
-        let conversation = setup
+        // Named by the title model (the emulator's title: first words + "정리").
+        assert_eq!(
+            title_eventually(&setup, asked.conversation, "이차방정식 x² + 정리").await,
+            "이차방정식 x² + 정리",
+            "{backend:?}"
+        );
+    }
+}
+
+/// The conversation's title once it is `want`, or whatever it is after 5 s.
+async fn title_eventually(setup: &Setup, id: ConversationId, want: &str) -> String {
+    let mut title = String::new();
+    for _ in 0..100 {
+        title = setup
             .storage
-            .conversation(setup.user, asked.conversation)
+            .conversation(setup.user, id)
             .await
             .unwrap()
+            .unwrap()
+            .title;
+        if title == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    title
+}
+
+#[tokio::test]
+async fn titles_fall_back_to_the_first_line_and_never_undo_a_rename() {
+    let setup = setup(Backend::Postgres, 1, Duration::from_secs(10)).await;
+    // The title model is throttled too: the first line stays the title.
+    let busy = "바쁠 때의 질문\n둘째 줄 [[fault:throttle]]";
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Korean, busy)
+        .await
+        .unwrap();
+    follow(&setup, asked.answer.id).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let title = setup
+        .storage
+        .conversation(setup.user, asked.conversation)
+        .await
+        .unwrap()
+        .unwrap()
+        .title;
+    assert_eq!(title, "바쁠 때의 질문");
+
+    // A title the student typed before the model's arrived is kept.
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Korean, "광합성의 명반응과 암반응")
+        .await
+        .unwrap();
+    assert!(
+        setup
+            .storage
+            .rename_conversation(setup.user, asked.conversation, "내 제목")
+            .await
+            .unwrap()
+    );
+    follow(&setup, asked.answer.id).await;
+    assert!(
+        !setup
+            .storage
+            .set_generated_title(asked.conversation, "광합성의 명반응과 암반응", "늦게 온 제목")
+            .await
+            .unwrap()
+    );
+    let title = setup
+        .storage
+        .conversation(setup.user, asked.conversation)
+        .await
+        .unwrap()
+        .unwrap()
+        .title;
+    assert_eq!(title, "내 제목");
+}
+
+#[tokio::test]
+async fn an_edited_question_replaces_every_answer_after_it() {
+    for backend in BACKENDS {
+        let setup = setup(backend, 1, Duration::from_secs(10)).await;
+        let first = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, "첫 질문")
+            .await
             .unwrap();
-        assert_eq!(conversation.title, "이차방정식 x² + 2x + 1 = 0 의 해는? 🧮");
+        follow(&setup, first.answer.id).await;
+        let second = setup
+            .solver
+            .ask(setup.user, Some(first.conversation), Subject::Math, "둘째 질문")
+            .await
+            .unwrap();
+        follow(&setup, second.answer.id).await;
+
+        let edited = setup
+            .solver
+            .edit(setup.user, first.question.id, "  고친 첫 질문  ")
+            .await
+            .unwrap();
+        assert_eq!(
+            edited.question.id, first.question.id,
+            "the question keeps its place"
+        );
+        let (_, answer) = follow(&setup, edited.answer.id).await;
+        assert_eq!(answer.status, MessageStatus::Complete, "{backend:?}");
+        assert_eq!(
+            answer.content,
+            expected("고친 첫 질문", &[]),
+            "only the edited question is context"
+        );
+        let messages = setup.storage.messages(first.conversation).await.unwrap();
+        let contents: Vec<_> = messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(contents, ["고친 첫 질문", answer.content.as_str()], "{backend:?}");
+
+        // Not an answer, not someone else's, not while an answer is being written.
+        assert!(
+            setup
+                .solver
+                .edit(setup.user, edited.answer.id, "x")
+                .await
+                .is_err()
+        );
+        assert!(
+            setup
+                .solver
+                .edit(UserId(setup.user.0 + 1000), first.question.id, "x")
+                .await
+                .is_err()
+        );
+        assert!(
+            setup
+                .solver
+                .edit(setup.user, first.question.id, "   ")
+                .await
+                .is_err()
+        );
+        let slow = setup
+            .solver
+            .ask(
+                setup.user,
+                Some(first.conversation),
+                Subject::Math,
+                "느린 질문 [[pace:50]]",
+            )
+            .await
+            .unwrap();
+        assert!(
+            setup
+                .solver
+                .edit(setup.user, first.question.id, "또 고침")
+                .await
+                .is_err(),
+            "{backend:?}: refused while streaming"
+        );
+        setup.solver.stop(slow.answer.id);
+        follow(&setup, slow.answer.id).await;
     }
 }
 

@@ -9,12 +9,32 @@ use super::RequireUser;
 
 use crate::{
     api::{
-        ConversationSummary, DeleteConversation, RenameConversation, SearchHit, list_conversations, search,
+        ConversationSummary, DeleteConversation, RenameConversation, RevokeShare, SearchHit,
+        ShareConversation, list_conversations, search, share_path,
     },
     auth::use_auth,
     error::Field,
     i18n::use_lang,
 };
+
+/// Bumped when the list may have changed without a navigation: an answer
+/// finished, so its new conversation may have its model-made title now.
+#[derive(Clone, Copy)]
+pub struct ListVersion(RwSignal<u32>);
+
+impl ListVersion {
+    pub fn provide() {
+        provide_context(ListVersion(RwSignal::new(0)));
+    }
+
+    pub fn get() -> Option<ListVersion> {
+        use_context::<ListVersion>()
+    }
+
+    pub fn bump(self) {
+        self.0.update(|n| *n += 1);
+    }
+}
 
 /// The signed-in user's conversations (nothing for anyone else). The first
 /// page comes with the page; "more" loads the next ones.
@@ -30,8 +50,9 @@ pub fn Sidebar() -> impl IntoView {
     // (signed out, then signed in), and whichever answer it serialised first
     // reached the browser, whose hydration then disagreed with the HTML.
     let user = auth.user;
+    let version = ListVersion::get();
     let first = Resource::new(
-        move || location.pathname.get(),
+        move || (location.pathname.get(), version.map(|v| v.0.get())),
         move |_| async move {
             match user.await {
                 Ok(Some(_)) => list_conversations(None).await,
@@ -55,9 +76,22 @@ pub fn Sidebar() -> impl IntoView {
             loading.set(false);
         });
     };
+    // On phones the list is a drawer. A checkbox opens it, so it works
+    // before (and without) WebAssembly; moving to another page closes it.
+    let drawer_open = RwSignal::new(false);
+    Effect::new(move |_| {
+        location.pathname.track();
+        location.search.track();
+        drawer_open.set(false);
+    });
     view! {
         <Transition fallback=|| ()>
             {move || signed_in().then(|| view! {
+                <input type="checkbox" id="drawer-toggle" class="drawer-toggle"
+                    prop:checked=move || drawer_open.get()
+                    on:change=move |ev| drawer_open.set(event_target_checked(&ev))/>
+                <label for="drawer-toggle" class="drawer-button">{lang.t("☰ 내 대화", "☰ My conversations")}</label>
+                <label for="drawer-toggle" class="drawer-backdrop" aria-hidden="true"></label>
                 <aside class="sidebar" aria-label=lang.t("내 대화", "My conversations")>
                     <a class="new-problem" href="/">{lang.t("+ 새 문제", "+ New problem")}</a>
                     <form class="search-form" method="get" action="/search" role="search">
@@ -101,9 +135,10 @@ fn Item(conversation: ConversationSummary) -> impl IntoView {
     }
 }
 
-/// The conversation's title, renamable in place, and its delete button.
+/// The conversation's title, renamable in place, its share link and its
+/// delete button.
 #[component]
-pub fn TitleBar(id: i64, title: String) -> impl IntoView {
+pub fn TitleBar(id: i64, title: String, share: Option<String>) -> impl IntoView {
     let lang = use_lang();
     let editing = RwSignal::new(false);
     let rename = ServerAction::<RenameConversation>::new();
@@ -157,12 +192,79 @@ pub fn TitleBar(id: i64, title: String) -> impl IntoView {
                 </ActionForm>
             </Show>
             {move || rename_error().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+            <ShareControl id share/>
             <ActionForm action=delete attr:class="delete-form" on:submit=confirm_delete>
                 <input type="hidden" name="id" value=id/>
                 <button type="submit" class="link danger-link">{lang.t("삭제", "Delete")}</button>
             </ActionForm>
         </header>
     }
+}
+
+/// Makes, shows, copies and revokes the conversation's public link. Both
+/// actions reload the page (or, without JavaScript, redirect back to it).
+#[component]
+fn ShareControl(id: i64, share: Option<String>) -> impl IntoView {
+    let lang = use_lang();
+    let create = ServerAction::<ShareConversation>::new();
+    let revoke = ServerAction::<RevokeShare>::new();
+    Effect::new(move |_| {
+        let created = matches!(create.value().get(), Some(Ok(_)));
+        if created || matches!(revoke.value().get(), Some(Ok(()))) {
+            let _ = window().location().reload();
+        }
+    });
+    match share {
+        None => view! {
+            <ActionForm action=create attr:class="share-form">
+                <input type="hidden" name="id" value=id/>
+                <button type="submit" class="link">{lang.t("공유 링크 만들기", "Share a link")}</button>
+            </ActionForm>
+        }
+        .into_any(),
+        Some(token) => {
+            let path = share_path(&token);
+            let href = path.clone();
+            let copied = RwSignal::new(false);
+            let copy = {
+                let path = path.clone();
+                move |_| {
+                    copy_link(&path);
+                    copied.set(true);
+                }
+            };
+            view! {
+                <div class="share-live">
+                    <span>{lang.t("읽기 전용 링크:", "Read-only link:")}</span>
+                    " "
+                    <a href=href data-testid="share-link" rel="external">{path}</a>
+                    <button type="button" class="link" on:click=copy>
+                        {move || if copied.get() { lang.t("복사했어요", "Copied") } else { lang.t("링크 복사", "Copy link") }}
+                    </button>
+                    <ActionForm action=revoke attr:class="share-form">
+                        <input type="hidden" name="id" value=id/>
+                        <button type="submit" class="link danger-link">{lang.t("공유 중지", "Stop sharing")}</button>
+                    </ActionForm>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// Puts the link's full address on the clipboard (browser only).
+fn copy_link(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = window().location();
+        let origin = location.origin().unwrap_or_default();
+        let _ = window()
+            .navigator()
+            .clipboard()
+            .write_text(&format!("{origin}{path}"));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
 }
 
 /// `/search?q=…`: the conversations whose questions or answers contain the

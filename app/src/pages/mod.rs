@@ -4,11 +4,13 @@ mod auth;
 mod form;
 mod history;
 mod profile;
+mod share;
 mod solve;
 
 pub use auth::{RequireUser, SignIn, SignUp};
 pub use history::SearchPage;
 pub use profile::Profile;
+pub use share::SharedPage;
 pub use solve::ConversationPage;
 
 use leptos::prelude::*;
@@ -28,6 +30,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     // end-to-end tests (and CSS) wait for `data-hydrated="true"`.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    history::ListVersion::provide();
     let lang = use_lang();
 
     view! {

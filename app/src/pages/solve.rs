@@ -8,7 +8,8 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use super::{NotFound, RequireUser};
 use crate::{
     api::{
-        AnswerStatus, Ask, ConversationView, MessageView, RetryAnswer, StopAnswer, Subject, get_conversation,
+        AnswerStatus, Ask, ConversationView, EditQuestion, MessageView, RetryAnswer, StopAnswer, Subject,
+        get_conversation,
     },
     auth::use_auth,
     error::{AppError, Field},
@@ -188,7 +189,7 @@ fn Conversation(conversation: ConversationView) -> impl IntoView {
     view! {
         <Title text=conversation.title.clone()/>
         <section class="conversation">
-            <super::history::TitleBar id title=conversation.title.clone()/>
+            <super::history::TitleBar id title=conversation.title.clone() share=conversation.share.clone()/>
             {conversation.emulator.then(|| view! {
                 <p class="emulator-note" data-testid="emulator-note">
                     {lang.t(
@@ -199,7 +200,7 @@ fn Conversation(conversation: ConversationView) -> impl IntoView {
             })}
             {conversation.messages.into_iter().map(|message| {
                 if message.from_student {
-                    view! { <div class="msg msg-student"><p class="question">{message.content}</p></div> }.into_any()
+                    view! { <Question message/> }.into_any()
                 } else {
                     let last = Some(message.id) == last_answer;
                     view! { <Answer message last/> }.into_any()
@@ -207,6 +208,67 @@ fn Conversation(conversation: ConversationView) -> impl IntoView {
             }).collect_view()}
             <Composer conversation=id/>
         </section>
+    }
+}
+
+/// Goes to the answer just started (the conversation page reloads its data
+/// because the `a` query changes).
+fn follow_new_answer(
+    value: impl Get<Value = Option<Result<crate::api::Asked, AppError>>> + Send + Sync + 'static,
+) {
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(asked)) = value.get() {
+            navigate(
+                &format!("/c/{}?a={}", asked.conversation, asked.answer),
+                Default::default(),
+            );
+        }
+    });
+}
+
+/// A student's question, editable in place: the new text is asked again and
+/// replaces every answer after it (after a confirmation). A `<details>`
+/// opens the form, so editing works without JavaScript too.
+#[component]
+fn Question(message: MessageView) -> impl IntoView {
+    let lang = use_lang();
+    let edit = ServerAction::<EditQuestion>::new();
+    follow_new_answer(edit.value());
+    let confirm = move |event: leptos::ev::SubmitEvent| {
+        let sure = window()
+            .confirm_with_message(lang.t(
+                "질문을 바꾸면 이 질문 뒤의 답변이 모두 새 답변으로 바뀌어요. 계속할까요?",
+                "Changing the question replaces every answer after it. Continue?",
+            ))
+            .unwrap_or(false);
+        if !sure {
+            event.prevent_default();
+        }
+    };
+    let error = move || {
+        edit.value().get().and_then(|r| r.err()).map(|e| {
+            e.field(Field::Question)
+                .map(|p| p.message(lang).to_string())
+                .unwrap_or_else(|| e.message(lang))
+        })
+    };
+    view! {
+        <div class="msg msg-student">
+            <p class="question">{message.content.clone()}</p>
+            <details class="edit-question">
+                <summary>{lang.t("질문 수정", "Edit question")}</summary>
+                <ActionForm action=edit on:submit=confirm>
+                    <input type="hidden" name="question" value=message.id/>
+                    <textarea name="text" rows="4" required=true maxlength="20000"
+                        aria-label=lang.t("수정할 질문", "Edited question")>{message.content}</textarea>
+                    <button type="submit" class="primary" disabled=move || edit.pending().get()>
+                        {lang.t("수정해서 다시 묻기", "Ask again")}
+                    </button>
+                </ActionForm>
+                {move || error().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+            </details>
+        </div>
     }
 }
 
@@ -248,17 +310,21 @@ fn Answer(message: MessageView, last: bool) -> impl IntoView {
     if message.status == AnswerStatus::Streaming {
         follow_live(id, text, status, error);
     }
+    // A finished answer may come with a new title for its conversation.
+    let list = super::history::ListVersion::get();
+    Effect::new(move |previous: Option<AnswerStatus>| {
+        let now = status.get();
+        if previous == Some(AnswerStatus::Streaming)
+            && now != AnswerStatus::Streaming
+            && let Some(list) = list
+        {
+            list.bump();
+        }
+        now
+    });
     let stop = ServerAction::<StopAnswer>::new();
     let retry = ServerAction::<RetryAnswer>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(asked)) = retry.value().get() {
-            navigate(
-                &format!("/c/{}?a={}", asked.conversation, asked.answer),
-                Default::default(),
-            );
-        }
-    });
+    follow_new_answer(retry.value());
     let copied = RwSignal::new(false);
     let copy = move |_| {
         copy_to_clipboard(text.get_untracked());

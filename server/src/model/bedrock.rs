@@ -14,12 +14,16 @@ use aws_sdk_bedrockruntime::{
 };
 use futures_util::stream;
 
-use super::{ModelError, ModelEvent, ModelProvider, ModelRequest, ModelStream, Usage};
+use super::{ModelError, ModelEvent, ModelProvider, ModelRequest, ModelStream, Purpose, Usage};
 use crate::{config::ModelSettings, storage::Role};
+
+/// Enough for a title of a few words in any language.
+const TITLE_MAX_TOKENS: i32 = 40;
 
 pub struct Bedrock {
     client: Client,
     model_id: String,
+    title_model_id: String,
     max_tokens: i32,
     temperature: f32,
     emulator: bool,
@@ -49,6 +53,7 @@ impl Bedrock {
         Bedrock {
             client: Client::new(&config),
             model_id: settings.model_id.clone(),
+            title_model_id: settings.title_model_id.clone(),
             max_tokens: settings.max_tokens,
             temperature: settings.temperature,
             emulator,
@@ -112,16 +117,20 @@ impl ModelProvider for Bedrock {
 
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError> {
         let messages = request.turns.iter().map(message).collect::<Result<Vec<_>, _>>()?;
+        let (model_id, max_tokens, temperature) = match request.purpose {
+            Purpose::Answer => (&self.model_id, self.max_tokens, self.temperature),
+            Purpose::Title => (&self.title_model_id, TITLE_MAX_TOKENS, 0.0),
+        };
         let output = self
             .client
             .converse_stream()
-            .model_id(&self.model_id)
+            .model_id(model_id)
             .system(SystemContentBlock::Text(request.system))
             .set_messages(Some(messages))
             .inference_config(
                 InferenceConfiguration::builder()
-                    .max_tokens(self.max_tokens)
-                    .temperature(self.temperature)
+                    .max_tokens(max_tokens)
+                    .temperature(temperature)
                     .build(),
             )
             .send()

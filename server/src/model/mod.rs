@@ -17,8 +17,18 @@ pub struct Turn {
     pub text: String,
 }
 
+/// What a request is for; each has its own model and output budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// The student's answer: the configured model, the full token budget.
+    Answer,
+    /// A conversation title: a cheap model, a few tokens.
+    Title,
+}
+
 #[derive(Clone, Debug)]
 pub struct ModelRequest {
+    pub purpose: Purpose,
     pub system: String,
     pub turns: Vec<Turn>,
 }

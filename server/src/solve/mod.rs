@@ -20,7 +20,7 @@ pub mod events;
 pub mod service;
 
 use crate::{
-    model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Turn},
+    model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Purpose, Turn},
     storage::{
         AnswerOutcome, Conversation, ConversationId, Message, MessageId, MessageStatus, NewMessage, Role,
         Storage, StorageError, Subject, UserId,
@@ -32,6 +32,15 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 /// The longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 20_000;
+
+/// How long naming a conversation may take before the first line stays its title.
+const TITLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the title model is told. The title names the topic, in the
+/// problem's own language, so the list reads well in Korean and English alike.
+const TITLE_PROMPT: &str = "Write a conversation title for the student's exam problem below: \
+    at most six words, in the language the problem is written in, naming its topic \
+    (never just \"문제\" or \"Question\"). Reply with only the title, without quotes.";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LiveEvent {
@@ -97,6 +106,47 @@ pub fn system_prompt(subject: Subject) -> String {
     )
 }
 
+/// The question without surrounding blanks, if it may be asked.
+fn checked_question(question: &str) -> Result<&str, SolveError> {
+    let question = question.trim();
+    if question.is_empty() {
+        return Err(SolveError::Empty);
+    }
+    if question.chars().count() > MAX_QUESTION_CHARS {
+        return Err(SolveError::TooLong);
+    }
+    Ok(question)
+}
+
+/// The model's reply made into a title: its first line without Markdown,
+/// a "제목:"/"Title:" label or quotes, at most 60 characters; `None` when
+/// nothing usable is left.
+pub fn clean_title(reply: &str) -> Option<String> {
+    let line = reply.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let line = line.trim_start_matches('#').trim();
+    let line = ["제목:", "제목 :", "Title:", "title:"]
+        .iter()
+        .find_map(|label| line.strip_prefix(label))
+        .unwrap_or(line);
+    let quotes = |c: char| matches!(c, '"' | '\'' | '“' | '”' | '「' | '」' | '『' | '』' | '*' | '`');
+    let stops = ['.', '。'];
+    let line = line
+        .trim()
+        .trim_end_matches(stops)
+        .trim_matches(quotes)
+        .trim()
+        .trim_end_matches(stops);
+    let words = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if words.is_empty() {
+        return None;
+    }
+    let mut title: String = words.chars().take(60).collect();
+    if words.chars().count() > 60 {
+        title.push('…');
+    }
+    Some(title)
+}
+
 /// A title from the first question: its first line, at most 40 characters.
 pub fn title_from(question: &str) -> String {
     let line = question
@@ -133,13 +183,7 @@ impl Solver {
         subject: Subject,
         question: &str,
     ) -> Result<Asked, SolveError> {
-        let question = question.trim();
-        if question.is_empty() {
-            return Err(SolveError::Empty);
-        }
-        if question.chars().count() > MAX_QUESTION_CHARS {
-            return Err(SolveError::TooLong);
-        }
+        let question = checked_question(question)?;
         let conversation = match conversation {
             Some(id) => self
                 .storage
@@ -147,9 +191,13 @@ impl Solver {
                 .await?
                 .ok_or(SolveError::NotFound)?,
             None => {
-                self.storage
-                    .create_conversation(user, subject, &title_from(question))
-                    .await?
+                let provisional = title_from(question);
+                let conversation = self
+                    .storage
+                    .create_conversation(user, subject, &provisional)
+                    .await?;
+                self.spawn_title(conversation.id, provisional, question.to_string());
+                conversation
             }
         };
         let asked = NewMessage {
@@ -191,6 +239,90 @@ impl Solver {
             .find(|m| m.role == Role::User)
             .ok_or(SolveError::NotFound)?;
         self.answer(&conversation, question).await
+    }
+
+    /// Gives one of the user's questions new text and answers it again.
+    /// Everything after it in the conversation (its answer and later turns)
+    /// is replaced; refused while an answer there is still being written.
+    pub async fn edit(
+        self: &Arc<Self>,
+        user: UserId,
+        question: MessageId,
+        text: &str,
+    ) -> Result<Asked, SolveError> {
+        let text = checked_question(text)?;
+        let message = self
+            .storage
+            .message_of(user, question)
+            .await?
+            .ok_or(SolveError::NotFound)?;
+        if message.role != Role::User {
+            return Err(SolveError::NotFound);
+        }
+        let conversation = self
+            .storage
+            .conversation(user, message.conversation_id)
+            .await?
+            .ok_or(SolveError::NotFound)?;
+        let messages = self.storage.messages(conversation.id).await?;
+        if messages.iter().any(|m| m.status == MessageStatus::Streaming) {
+            return Err(SolveError::NotRetryable);
+        }
+        let question = self.storage.replace_question(&message, text).await?;
+        self.answer(&conversation, question).await
+    }
+
+    /// Names a new conversation with the title model, in the background: the
+    /// answer does not wait for it. The question's first line stays the title
+    /// when the model fails, and a title the user typed meanwhile is kept.
+    fn spawn_title(self: &Arc<Self>, conversation: ConversationId, provisional: String, question: String) {
+        let solver = Arc::clone(self);
+        tokio::spawn(async move {
+            let made = match solver.make_title(&question).await {
+                Ok(Some(title)) => solver
+                    .storage
+                    .set_generated_title(conversation, &provisional, &title)
+                    .await
+                    .unwrap_or_else(|err| {
+                        tracing::warn!(error = %err, "cannot store a conversation title");
+                        false
+                    }),
+                Ok(None) => false,
+                Err(err) => {
+                    tracing::info!(error = %err, conversation = conversation.0, "no title from the model; the first line stays");
+                    false
+                }
+            };
+            metrics::counter!("weasel_titles_total", "source" => if made { "model" } else { "first_line" })
+                .increment(1);
+        });
+    }
+
+    async fn make_title(&self, question: &str) -> Result<Option<String>, ModelError> {
+        // The beginning is enough to name it, and keeps the call cheap.
+        let excerpt: String = question.chars().take(2_000).collect();
+        let request = ModelRequest {
+            purpose: Purpose::Title,
+            system: TITLE_PROMPT.into(),
+            turns: vec![Turn {
+                role: Role::User,
+                text: excerpt,
+            }],
+        };
+        let reply = async {
+            let mut stream = self.model.stream(request).await?;
+            let mut reply = String::new();
+            while let Some(event) = stream.next().await {
+                if let ModelEvent::Text(text) = event? {
+                    reply.push_str(&text);
+                }
+            }
+            Ok::<_, ModelError>(reply)
+        };
+        let reply = tokio::time::timeout(TITLE_TIMEOUT, reply)
+            .await
+            .map_err(|_| ModelError::Timeout)??;
+        Ok(clean_title(&reply))
     }
 
     /// Starts an empty answer to `question` and the task that writes it.
@@ -320,6 +452,7 @@ impl Solver {
             })
             .collect();
         let request = ModelRequest {
+            purpose: Purpose::Answer,
             system: system_prompt(subject),
             turns,
         };
@@ -365,5 +498,36 @@ impl Solver {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_titles_are_cleaned_or_refused() {
+        assert_eq!(
+            clean_title("광합성 명반응 비교").as_deref(),
+            Some("광합성 명반응 비교")
+        );
+        assert_eq!(
+            clean_title("\n## 제목: “이차함수 최댓값”.\nmore").as_deref(),
+            Some("이차함수 최댓값")
+        );
+        assert_eq!(
+            clean_title("Title: \"Quadratic maxima\"").as_deref(),
+            Some("Quadratic maxima")
+        );
+        assert_eq!(clean_title("  \n \"\" "), None);
+        let long = clean_title(&"가".repeat(80)).unwrap();
+        assert_eq!(long.chars().count(), 61);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn fallback_titles_are_the_first_line() {
+        assert_eq!(title_from("\n  첫 줄\n둘째 줄"), "첫 줄");
+        assert_eq!(title_from("   "), "새 문제");
     }
 }

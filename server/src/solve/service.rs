@@ -11,7 +11,7 @@ use app::{
 use super::{SolveError, Solver};
 use crate::{
     auth::current_user_id,
-    storage::{ConversationId, MessageId, MessageStatus, Role},
+    storage::{ConversationId, Message, MessageId, MessageStatus, Role},
 };
 
 pub struct SolveService {
@@ -40,6 +40,17 @@ pub fn api_status(status: MessageStatus) -> AnswerStatus {
         MessageStatus::Stopped => AnswerStatus::Stopped,
         MessageStatus::Failed => AnswerStatus::Failed,
         MessageStatus::Interrupted => AnswerStatus::Interrupted,
+    }
+}
+
+/// A stored message as the UI shows it.
+pub fn message_view(m: Message) -> MessageView {
+    MessageView {
+        id: m.id.0,
+        from_student: m.role == Role::User,
+        content: m.content,
+        status: api_status(m.status),
+        error: m.error,
     }
 }
 
@@ -86,16 +97,11 @@ impl Solve for SolveService {
             title: conversation.title,
             subject: conversation.subject.into(),
             emulator: self.solver.model().is_emulator(),
-            messages: messages
-                .into_iter()
-                .map(|m| MessageView {
-                    id: m.id.0,
-                    from_student: m.role == Role::User,
-                    content: m.content,
-                    status: api_status(m.status),
-                    error: m.error,
-                })
-                .collect(),
+            share: storage
+                .share_token(user, conversation.id)
+                .await
+                .map_err(internal)?,
+            messages: messages.into_iter().map(message_view).collect(),
         })
     }
 
@@ -107,6 +113,15 @@ impl Solve for SolveService {
             .ok_or(AppError::NotFound)?;
         self.solver.stop(message.id);
         Ok(message.conversation_id.0)
+    }
+
+    async fn edit(&self, question: i64, text: String) -> Result<Asked, AppError> {
+        let user = current_user_id().await?;
+        let asked = self.solver.edit(user, MessageId(question), &text).await?;
+        Ok(Asked {
+            conversation: asked.conversation.0,
+            answer: asked.answer.id.0,
+        })
     }
 
     async fn retry(&self, answer: i64) -> Result<Asked, AppError> {

@@ -204,6 +204,36 @@ impl Storage {
         Ok(())
     }
 
+    /// Gives a question new text and deletes every message after it (its
+    /// answer and any later turns), in one transaction: the conversation
+    /// never shows the new question beside the old answers.
+    pub async fn replace_question(&self, question: &Message, content: &str) -> Result<Message> {
+        let now = now_millis();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND id > $2")
+                .bind(question.conversation_id)
+                .bind(question.id)
+                .execute(&mut *tx)
+                .await?;
+            let message = sqlx::query_as::<_, Message>(
+                "UPDATE messages SET content = $1 WHERE id = $2
+                 RETURNING id, conversation_id, role, content, status, error, created_at",
+            )
+            .bind(content)
+            .bind(question.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(question.conversation_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(message)
+        })
+    }
+
     /// The newest message of a conversation.
     pub async fn last_message_id(&self, conversation: ConversationId) -> Result<Option<MessageId>> {
         Ok(on_pool!(self, pool => sqlx::query_scalar::<_, MessageId>(
@@ -253,6 +283,25 @@ impl Storage {
             .bind(title)
             .bind(id)
             .bind(user)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() == 1))?,
+        )
+    }
+
+    /// Replaces a conversation's provisional title with a made one, unless
+    /// it has been renamed since (then the user's title wins).
+    pub async fn set_generated_title(
+        &self,
+        id: ConversationId,
+        provisional: &str,
+        title: &str,
+    ) -> Result<bool> {
+        Ok(
+            on_pool!(self, pool => sqlx::query("UPDATE conversations SET title = $1 WHERE id = $2 AND title = $3")
+            .bind(title)
+            .bind(id)
+            .bind(provisional)
             .execute(pool)
             .await
             .map(|done| done.rows_affected() == 1))?,

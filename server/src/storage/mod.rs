@@ -21,6 +21,7 @@ macro_rules! on_pool {
 mod conversations;
 mod model;
 mod search;
+mod shares;
 mod throttle;
 mod users;
 

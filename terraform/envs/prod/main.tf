@@ -77,6 +77,8 @@ module "weasel" {
   bedrock_resource_arns = [
     "arn:aws:bedrock:ap-northeast-2:*:inference-profile/apac.anthropic.claude-3-5-sonnet-20240620-v1:0",
     "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
+    "arn:aws:bedrock:ap-northeast-2:*:inference-profile/apac.anthropic.claude-3-haiku-20240307-v1:0",
+    "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
   ]
 }
 
