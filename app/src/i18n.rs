@@ -86,9 +86,37 @@ pub fn use_lang() -> Lang {
     use_context::<Lang>().unwrap_or_default()
 }
 
+/// A calendar date such as `2026.11.26`, in Korea time (UTC+9, no daylight
+/// saving) for everyone: the server and the browser must render the same
+/// text, and the students sit a Korean exam.
+pub fn date_label(unix_millis: i64) -> String {
+    const KST_MILLIS: i64 = 9 * 3600 * 1000;
+    let days = (unix_millis + KST_MILLIS).div_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year}.{month:02}.{day:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_korea_time() {
+        assert_eq!(date_label(0), "1970.01.01");
+        // 2026-11-26 14:59 UTC is 23:59 in Seoul; a minute later it is the 27th there.
+        assert_eq!(date_label(1_795_705_140_000), "2026.11.26");
+        assert_eq!(date_label(1_795_705_140_000 + 60_000), "2026.11.27");
+        assert_eq!(date_label(951_782_400_000), "2000.02.29");
+    }
 
     #[test]
     fn cookie_wins_over_the_browser() {

@@ -25,6 +25,7 @@ test('two problems are named, renamed, found, shared, revoked and deleted', asyn
   const list = page.getByTestId('conversation-list');
   await expect(list.getByRole('link')).toHaveText(['이차함수의 최댓값을 구하시오 정리', '광합성의 명반응과 암반응을 정리']);
   await expect(list.getByRole('link', { name: '이차함수의 최댓값을 구하시오 정리' })).toHaveAttribute('aria-current', 'page');
+  await expect(list.locator('.conversation-meta').first()).toHaveText(/^국어 · \d{4}\.\d{2}\.\d{2}$/);
 
   await list.getByRole('link', { name: '광합성의 명반응과 암반응을 정리' }).click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('광합성의 명반응과 암반응을 정리');

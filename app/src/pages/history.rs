@@ -14,7 +14,7 @@ use crate::{
     },
     auth::use_auth,
     error::Field,
-    i18n::use_lang,
+    i18n::{date_label, use_lang},
 };
 
 /// Bumped when the list may have changed without a navigation: an answer
@@ -128,9 +128,16 @@ fn Item(conversation: ConversationSummary) -> impl IntoView {
         let href = href.clone();
         move || (location.pathname.get() == href).then_some("page")
     };
+    let lang = use_lang();
+    let meta = format!(
+        "{} · {}",
+        super::solve::subject_name(conversation.subject, lang),
+        date_label(conversation.updated_at)
+    );
     view! {
         <li>
             <a href=href aria-current=current>{conversation.title}</a>
+            <span class="conversation-meta">{meta}</span>
         </li>
     }
 }

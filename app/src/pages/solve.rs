@@ -17,7 +17,7 @@ use crate::{
     markdown,
 };
 
-fn subject_name(subject: Subject, lang: Lang) -> &'static str {
+pub(super) fn subject_name(subject: Subject, lang: Lang) -> &'static str {
     match subject {
         Subject::Korean => lang.t("국어", "Korean"),
         Subject::English => lang.t("영어", "English"),
