@@ -112,17 +112,15 @@ async fn korean_answers_arrive_intact_and_are_stored_with_their_facts() {
     }
 }
 
+async fn title_of(setup: &Setup, id: ConversationId) -> String {
+    setup.storage.conversation(setup.user, id).await.unwrap().unwrap().title
+}
+
 /// The conversation's title once it is `want`, or whatever it is after 5 s.
 async fn title_eventually(setup: &Setup, id: ConversationId, want: &str) -> String {
     let mut title = String::new();
     for _ in 0..100 {
-        title = setup
-            .storage
-            .conversation(setup.user, id)
-            .await
-            .unwrap()
-            .unwrap()
-            .title;
+        title = title_of(setup, id).await;
         if title == want {
             break;
         }
@@ -143,13 +141,7 @@ async fn titles_fall_back_to_the_first_line_and_never_undo_a_rename() {
         .unwrap();
     follow(&setup, asked.answer.id).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let title = setup
-        .storage
-        .conversation(setup.user, asked.conversation)
-        .await
-        .unwrap()
-        .unwrap()
-        .title;
+    let title = title_of(&setup, asked.conversation).await;
     assert_eq!(title, "바쁠 때의 질문");
 
     // A title the student typed before the model's arrived is kept.
@@ -173,13 +165,7 @@ async fn titles_fall_back_to_the_first_line_and_never_undo_a_rename() {
             .await
             .unwrap()
     );
-    let title = setup
-        .storage
-        .conversation(setup.user, asked.conversation)
-        .await
-        .unwrap()
-        .unwrap()
-        .title;
+    let title = title_of(&setup, asked.conversation).await;
     assert_eq!(title, "내 제목");
 }
 

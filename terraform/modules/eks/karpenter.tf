@@ -3,32 +3,16 @@
 # Identity), and a queue of spot-interruption and rebalance notices so it
 # drains a node before AWS takes it back.
 
-resource "aws_iam_role" "karpenter_node" {
-  name = "${var.name}-karpenter-node"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ec2.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
-}
-
-resource "aws_iam_role_policy_attachment" "karpenter_node" {
-  for_each = toset([
-    "AmazonEKSWorkerNodePolicy",
-    "AmazonEKS_CNI_Policy",
-    "AmazonEC2ContainerRegistryReadOnly",
-    "AmazonSSMManagedInstanceCore",
-  ])
-  role       = aws_iam_role.karpenter_node.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/${each.key}"
+module "karpenter_node_role" {
+  source              = "../service-role"
+  name                = "${var.name}-karpenter-node"
+  service             = "ec2.amazonaws.com"
+  managed_policy_arns = local.node_policies
 }
 
 resource "aws_eks_access_entry" "karpenter_node" {
   cluster_name  = aws_eks_cluster.this.name
-  principal_arn = aws_iam_role.karpenter_node.arn
+  principal_arn = module.karpenter_node_role.arn
   type          = "EC2_LINUX"
 }
 
@@ -72,16 +56,11 @@ resource "aws_cloudwatch_event_target" "karpenter" {
   arn      = aws_sqs_queue.karpenter.arn
 }
 
-resource "aws_iam_role" "karpenter_controller" {
-  name = "${var.name}-karpenter-controller"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "pods.eks.amazonaws.com" }
-      Action    = ["sts:AssumeRole", "sts:TagSession"]
-    }]
-  })
+module "karpenter_controller_role" {
+  source      = "../service-role"
+  name        = "${var.name}-karpenter-controller"
+  service     = "pods.eks.amazonaws.com"
+  tag_session = true
 }
 
 data "aws_caller_identity" "current" {}
@@ -89,7 +68,7 @@ data "aws_region" "current" {}
 
 resource "aws_iam_role_policy" "karpenter_controller" {
   name = "karpenter"
-  role = aws_iam_role.karpenter_controller.id
+  role = module.karpenter_controller_role.id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -135,7 +114,7 @@ resource "aws_iam_role_policy" "karpenter_controller" {
         Sid      = "PassNodeRole"
         Effect   = "Allow"
         Action   = "iam:PassRole"
-        Resource = aws_iam_role.karpenter_node.arn
+        Resource = module.karpenter_node_role.arn
       },
       {
         Sid    = "InstanceProfiles"
@@ -166,7 +145,7 @@ resource "aws_eks_pod_identity_association" "karpenter" {
   cluster_name    = aws_eks_cluster.this.name
   namespace       = "kube-system"
   service_account = "karpenter"
-  role_arn        = aws_iam_role.karpenter_controller.arn
+  role_arn        = module.karpenter_controller_role.arn
 }
 
 # Karpenter finds the security group for its nodes by this tag.

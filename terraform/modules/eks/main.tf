@@ -5,21 +5,18 @@
 
 data "aws_partition" "current" {}
 
-resource "aws_iam_role" "cluster" {
-  name = "${var.name}-eks-cluster"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "eks.amazonaws.com" }
-      Action    = ["sts:AssumeRole", "sts:TagSession"]
-    }]
-  })
+locals {
+  aws_policy = "arn:${data.aws_partition.current.partition}:iam::aws:policy"
+  # What every node needs: join the cluster, pod networking, pull images, Session Manager.
+  node_policies = [for p in ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"] : "${local.aws_policy}/${p}"]
 }
 
-resource "aws_iam_role_policy_attachment" "cluster" {
-  role       = aws_iam_role.cluster.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonEKSClusterPolicy"
+module "cluster_role" {
+  source              = "../service-role"
+  name                = "${var.name}-eks-cluster"
+  service             = "eks.amazonaws.com"
+  tag_session         = true
+  managed_policy_arns = ["${local.aws_policy}/AmazonEKSClusterPolicy"]
 }
 
 resource "aws_cloudwatch_log_group" "cluster" {
@@ -34,7 +31,7 @@ resource "aws_eks_cluster" "this" {
   # checkov:skip=CKV_AWS_38:when on (dev), it is limited to public_access_cidrs, the office addresses
   name     = var.name
   version  = var.kubernetes_version
-  role_arn = aws_iam_role.cluster.arn
+  role_arn = module.cluster_role.arn
 
   access_config {
     authentication_mode                         = "API"
@@ -57,7 +54,7 @@ resource "aws_eks_cluster" "this" {
 
   enabled_cluster_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
-  depends_on = [aws_iam_role_policy_attachment.cluster, aws_cloudwatch_log_group.cluster]
+  depends_on = [module.cluster_role, aws_cloudwatch_log_group.cluster]
 }
 
 # IRSA: service accounts can assume IAM roles through the cluster's OIDC issuer.
@@ -114,27 +111,11 @@ resource "aws_eks_access_policy_association" "viewer" {
   depends_on = [aws_eks_access_entry.viewer]
 }
 
-resource "aws_iam_role" "node" {
-  name = "${var.name}-system-node"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ec2.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
-}
-
-resource "aws_iam_role_policy_attachment" "node" {
-  for_each = toset([
-    "AmazonEKSWorkerNodePolicy",
-    "AmazonEKS_CNI_Policy",
-    "AmazonEC2ContainerRegistryReadOnly",
-    "AmazonSSMManagedInstanceCore",
-  ])
-  role       = aws_iam_role.node.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/${each.key}"
+module "node_role" {
+  source              = "../service-role"
+  name                = "${var.name}-system-node"
+  service             = "ec2.amazonaws.com"
+  managed_policy_arns = local.node_policies
 }
 
 resource "aws_launch_template" "system" {
@@ -158,7 +139,7 @@ resource "aws_launch_template" "system" {
 resource "aws_eks_node_group" "system" {
   cluster_name    = aws_eks_cluster.this.name
   node_group_name = "system"
-  node_role_arn   = aws_iam_role.node.arn
+  node_role_arn   = module.node_role.arn
   subnet_ids      = var.private_subnet_ids
   instance_types  = var.system_node_instance_types
   capacity_type   = "ON_DEMAND"
@@ -183,5 +164,5 @@ resource "aws_eks_node_group" "system" {
     effect = "NO_SCHEDULE"
   }
 
-  depends_on = [aws_iam_role_policy_attachment.node]
+  depends_on = [module.node_role]
 }

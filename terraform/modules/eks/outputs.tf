@@ -25,7 +25,7 @@ output "oidc_issuer" {
 
 output "karpenter_node_role_name" {
   description = "Role named in the EC2NodeClass (k8s/cluster/karpenter.yaml)."
-  value       = aws_iam_role.karpenter_node.name
+  value       = module.karpenter_node_role.name
 }
 
 output "karpenter_queue_name" {

@@ -122,7 +122,7 @@ resource "aws_flow_log" "this" {
   traffic_type         = "REJECT"
   log_destination_type = "cloud-watch-logs"
   log_destination      = aws_cloudwatch_log_group.flow.arn
-  iam_role_arn         = aws_iam_role.flow.arn
+  iam_role_arn         = module.flow_role.arn
 }
 
 resource "aws_cloudwatch_log_group" "flow" {
@@ -131,21 +131,15 @@ resource "aws_cloudwatch_log_group" "flow" {
   kms_key_id        = var.kms_key_arn
 }
 
-resource "aws_iam_role" "flow" {
-  name = "${var.name}-vpc-flow-logs"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "vpc-flow-logs.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+module "flow_role" {
+  source  = "../service-role"
+  name    = "${var.name}-vpc-flow-logs"
+  service = "vpc-flow-logs.amazonaws.com"
 }
 
 resource "aws_iam_role_policy" "flow" {
   name = "write-flow-logs"
-  role = aws_iam_role.flow.id
+  role = module.flow_role.id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

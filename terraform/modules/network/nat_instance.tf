@@ -30,30 +30,19 @@ resource "aws_security_group" "nat" {
   }
 }
 
-resource "aws_iam_role" "nat" {
-  count = var.enable_nat_instance ? 1 : 0
-  name  = "${var.name}-nat-instance"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ec2.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
-}
-
 # Session Manager instead of SSH: no key pair, no open port.
-resource "aws_iam_role_policy_attachment" "nat_ssm" {
-  count      = var.enable_nat_instance ? 1 : 0
-  role       = aws_iam_role.nat[0].name
-  policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+module "nat_role" {
+  source              = "../service-role"
+  count               = var.enable_nat_instance ? 1 : 0
+  name                = "${var.name}-nat-instance"
+  service             = "ec2.amazonaws.com"
+  managed_policy_arns = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]
 }
 
 resource "aws_iam_instance_profile" "nat" {
   count = var.enable_nat_instance ? 1 : 0
   name  = "${var.name}-nat-instance"
-  role  = aws_iam_role.nat[0].name
+  role  = module.nat_role[0].name
 }
 
 resource "aws_instance" "nat" {

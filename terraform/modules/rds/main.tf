@@ -41,21 +41,11 @@ resource "aws_db_parameter_group" "this" {
   }
 }
 
-resource "aws_iam_role" "monitoring" {
-  name = "${var.name}-rds-monitoring"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "monitoring.rds.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
-}
-
-resource "aws_iam_role_policy_attachment" "monitoring" {
-  role       = aws_iam_role.monitoring.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+module "monitoring_role" {
+  source              = "../service-role"
+  name                = "${var.name}-rds-monitoring"
+  service             = "monitoring.rds.amazonaws.com"
+  managed_policy_arns = ["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"]
 }
 
 resource "aws_db_instance" "this" {
@@ -95,7 +85,7 @@ resource "aws_db_instance" "this" {
   performance_insights_enabled        = true
   performance_insights_kms_key_id     = var.kms_key_arn
   monitoring_interval                 = 60
-  monitoring_role_arn                 = aws_iam_role.monitoring.arn
+  monitoring_role_arn                 = module.monitoring_role.arn
 }
 
 output "endpoint" {
