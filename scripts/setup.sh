@@ -66,8 +66,12 @@ note "$("$ROOT/tools/node_modules/.bin/wasm-opt" --version)"
 if $for_tests; then
   step "Chromium, PostgreSQL and Playwright"
   [ -x /usr/bin/chromium ] || apt_install chromium
-  command -v psql >/dev/null || apt_install postgresql postgresql-client
-  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if [ -n "${WEASEL_TEST_POSTGRES_URL:-}" ]; then
+    note "PostgreSQL for the tests: WEASEL_TEST_POSTGRES_URL (value not shown)"
+  else
+    command -v psql >/dev/null || apt_install postgresql postgresql-client
+  fi
+  if [ -z "${WEASEL_TEST_POSTGRES_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     note "starting PostgreSQL"
     for version in $(ls /etc/postgresql 2>/dev/null); do
       as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true

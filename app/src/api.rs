@@ -107,7 +107,7 @@ pub struct ConversationView {
     pub share: Option<String>,
 }
 
-/// A conversation opened through its share link: no owner, no ids to act on.
+/// A conversation opened through its share link: nothing says whose it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SharedConversation {
     pub title: String,
