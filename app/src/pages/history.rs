@@ -221,7 +221,14 @@ fn ShareControl(id: i64, share: Option<String>) -> impl IntoView {
             let _ = window().location().reload();
         }
     });
-    match share {
+    let failure = move || {
+        let create = create.value().get().and_then(Result::err);
+        let revoke = revoke.value().get().and_then(Result::err);
+        create
+            .or(revoke)
+            .map(|e| view! { <p class="form-error" role="alert">{e.message(lang)}</p> })
+    };
+    let control = match share {
         None => view! {
             <ActionForm action=create attr:class="share-form">
                 <input type="hidden" name="id" value=id/>
@@ -256,7 +263,8 @@ fn ShareControl(id: i64, share: Option<String>) -> impl IntoView {
             }
             .into_any()
         }
-    }
+    };
+    view! { {control} {failure} }
 }
 
 /// Puts the link's full address on the clipboard (browser only).
