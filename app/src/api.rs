@@ -297,6 +297,17 @@ pub async fn delete_all_conversations() -> Result<u64, AppError> {
     Ok(deleted)
 }
 
+/// The first page of the list beside every page; `None` for a visitor who
+/// is not signed in (not an error: every page asks).
+#[server(prefix = "/api", endpoint = "sidebar")]
+pub async fn sidebar_conversations() -> Result<Option<ConversationList>, AppError> {
+    match crate::ports::services()?.history.list(None).await {
+        Ok(list) => Ok(Some(list)),
+        Err(AppError::Unauthorized) => Ok(None),
+        Err(err) => crate::ports::respond(Err(err)),
+    }
+}
+
 /// Makes (or returns) the conversation's read-only public link token.
 #[server(prefix = "/api", endpoint = "share")]
 pub async fn share_conversation(id: i64) -> Result<String, AppError> {

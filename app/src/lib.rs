@@ -43,6 +43,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Every page reads its resources inside `Suspend::new(async { r.await })`,
+/// never with `.get()` under `<Suspense>`/`<Transition>`: with `.get()`,
+/// server rendering waits on Suspense's task-set effect, which under
+/// concurrent requests now and then misses its last wake-up and never
+/// finishes the response (leptos-rs/leptos#4578, #4851); awaiting the
+/// resource in the view does not depend on that effect.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();

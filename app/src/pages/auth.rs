@@ -25,13 +25,18 @@ pub fn RequireUser(children: ChildrenFn) -> impl IntoView {
     let children = StoredValue::new(children);
     view! {
         <Suspense fallback=|| ()>
-            {move || auth.user.get().map(|user| match user {
-                Ok(Some(_)) => children.read_value()().into_any(),
-                _ => {
-                    let here = current_path(&location);
-                    view! { <Redirect path=format!("/sign-in?next={}", encode_component(&here))/> }.into_any()
-                }
-            })}
+            {move || {
+                let location = location.clone();
+                Suspend::new(async move {
+                    match auth.user.await {
+                        Ok(Some(_)) => children.read_value()().into_any(),
+                        _ => {
+                            let here = current_path(&location);
+                            view! { <Redirect path=format!("/sign-in?next={}", encode_component(&here))/> }.into_any()
+                        }
+                    }
+                })
+            }}
         </Suspense>
     }
 }
@@ -137,7 +142,8 @@ fn OAuthButtons(next: Memo<String>) -> impl IntoView {
     let providers = Resource::new(|| (), |_| sign_in_providers());
     view! {
         <Suspense fallback=|| ()>
-            {move || providers.get().and_then(Result::ok).filter(|p| !p.is_empty()).map(|providers| view! {
+            {move || Suspend::new(async move {
+                providers.await.ok().filter(|p| !p.is_empty()).map(|providers| view! {
                 <div class="oauth">
                     <p class="divider">{lang.t("또는", "or")}</p>
                     {providers.into_iter().map(|ProviderView { id, label }| {
@@ -152,6 +158,7 @@ fn OAuthButtons(next: Memo<String>) -> impl IntoView {
                         }
                     }).collect_view()}
                 </div>
+                })
             })}
         </Suspense>
     }

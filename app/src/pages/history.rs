@@ -10,9 +10,8 @@ use super::RequireUser;
 use crate::{
     api::{
         ConversationSummary, DeleteConversation, RenameConversation, RevokeShare, SearchHit,
-        ShareConversation, list_conversations, search, share_path,
+        ShareConversation, list_conversations, search, share_path, sidebar_conversations,
     },
-    auth::use_auth,
     error::Field,
     i18n::{date_label, use_lang},
 };
@@ -41,24 +40,15 @@ impl ListVersion {
 #[component]
 pub fn Sidebar() -> impl IntoView {
     let lang = use_lang();
-    let auth = use_auth();
     let location = use_location();
-    let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
-    // Reloaded on every navigation, so a new problem appears at the top.
-    // The user is awaited inside the fetcher rather than read in the source:
-    // a source that depends on another resource makes the server fetch twice
-    // (signed out, then signed in), and whichever answer it serialised first
-    // reached the browser, whose hydration then disagreed with the HTML.
-    let user = auth.user;
     let version = ListVersion::get();
+    // Reloaded on every navigation, so a new problem appears at the top. One
+    // server call that also says whether anyone is signed in: a list resource
+    // that depended on the user resource made server rendering fetch twice,
+    // and the browser's hydration disagree with the HTML.
     let first = Resource::new(
         move || (location.pathname.get(), version.map(|v| v.0.get())),
-        move |_| async move {
-            match user.await {
-                Ok(Some(_)) => list_conversations(None).await,
-                _ => Ok(Default::default()),
-            }
-        },
+        |_| sidebar_conversations(),
     );
     let more = RwSignal::new(Vec::<ConversationSummary>::new());
     let next = RwSignal::new(None::<String>);
@@ -85,8 +75,12 @@ pub fn Sidebar() -> impl IntoView {
         drawer_open.set(false);
     });
     view! {
+        // Awaited inside `Suspend` rather than read with `.get()`: see `App`.
         <Transition fallback=|| ()>
-            {move || signed_in().then(|| view! {
+            {move || Suspend::new(async move { first.await.ok().flatten().map(|page| {
+                more.set(Vec::new());
+                next.set(page.next.clone());
+                view! {
                 <input type="checkbox" id="drawer-toggle" class="drawer-toggle"
                     prop:checked=move || drawer_open.get()
                     on:change=move |ev| drawer_open.set(event_target_checked(&ev))/>
@@ -100,11 +94,7 @@ pub fn Sidebar() -> impl IntoView {
                             placeholder=lang.t("검색", "Search")/>
                     </form>
                     <ul class="conversation-list" data-testid="conversation-list">
-                        {move || first.get().and_then(Result::ok).map(|page| {
-                            more.set(Vec::new());
-                            next.set(page.next.clone());
-                            page.items.into_iter().map(|c| view! { <Item conversation=c/> }).collect_view()
-                        })}
+                        {page.items.into_iter().map(|c| view! { <Item conversation=c/> }).collect_view()}
                         <For each=move || more.get() key=|c| c.id let:conversation>
                             <Item conversation/>
                         </For>
@@ -115,7 +105,7 @@ pub fn Sidebar() -> impl IntoView {
                         </button>
                     })}
                 </aside>
-            })}
+            }})})}
         </Transition>
     }
 }
@@ -297,16 +287,18 @@ pub fn SearchPage() -> impl IntoView {
             <section class="search-results">
                 <h1>{move || format!("{} “{}”", lang.t("검색:", "Search:"), q())}</h1>
                 <Suspense fallback=|| ()>
-                    {move || hits.get().map(|result| match result {
-                        Ok(hits) if hits.is_empty() => view! {
-                            <p data-testid="no-results">{lang.t("찾은 대화가 없어요.", "No conversation matches.")}</p>
-                        }.into_any(),
-                        Ok(hits) => view! {
-                            <ul class="hits" data-testid="search-results">
-                                {hits.into_iter().map(|hit| view! { <Hit hit/> }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(err) => view! { <p class="form-error">{err.message(lang)}</p> }.into_any(),
+                    {move || Suspend::new(async move {
+                        match hits.await {
+                            Ok(hits) if hits.is_empty() => view! {
+                                <p data-testid="no-results">{lang.t("찾은 대화가 없어요.", "No conversation matches.")}</p>
+                            }.into_any(),
+                            Ok(hits) => view! {
+                                <ul class="hits" data-testid="search-results">
+                                    {hits.into_iter().map(|hit| view! { <Hit hit/> }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(err) => view! { <p class="form-error">{err.message(lang)}</p> }.into_any(),
+                        }
                     })}
                 </Suspense>
             </section>

@@ -61,13 +61,15 @@ fn UserMenu() -> impl IntoView {
     let auth = use_auth();
     view! {
         <Transition fallback=|| ()>
-            {move || auth.user.get().map(|user| match user {
-                Ok(Some(user)) => view! {
-                    <a href="/profile" class="user-link" data-testid="user-menu">{user.email}</a>
-                }.into_any(),
-                _ => view! {
-                    <a href="/sign-in" class="button-link">{lang.t("로그인", "Sign in")}</a>
-                }.into_any(),
+            {move || Suspend::new(async move {
+                match auth.user.await {
+                    Ok(Some(user)) => view! {
+                        <a href="/profile" class="user-link" data-testid="user-menu">{user.email}</a>
+                    }.into_any(),
+                    _ => view! {
+                        <a href="/sign-in" class="button-link">{lang.t("로그인", "Sign in")}</a>
+                    }.into_any(),
+                }
             })}
         </Transition>
     }
@@ -134,11 +136,13 @@ fn StatusFooter() -> impl IntoView {
     view! {
         <footer class="app-footer">
             <Suspense fallback=move || view! { <span>{lang.t("상태 확인 중…", "Checking…")}</span> }>
-                {move || status.get().map(|result| match result {
-                    Ok(status) => view! { <StatusLine status/> }.into_any(),
-                    Err(err) => view! {
-                        <span class="status status-bad" data-testid="status">{err.message(lang)}</span>
-                    }.into_any(),
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(status) => view! { <StatusLine status/> }.into_any(),
+                        Err(err) => view! {
+                            <span class="status status-bad" data-testid="status">{err.message(lang)}</span>
+                        }.into_any(),
+                    }
                 })}
             </Suspense>
             <button type="button" class="link" on:click=move |_| refresh.update(|n| *n += 1)>

@@ -15,12 +15,13 @@ use crate::{
 #[component]
 pub fn Profile() -> impl IntoView {
     let lang = use_lang();
+    let auth = use_auth();
     view! {
         <Title text=lang.t("내 정보", "Profile")/>
         <RequireUser>
-            {move || {
-                use_auth().user.get().and_then(Result::ok).flatten().map(|user| view! { <ProfileFor user/> })
-            }}
+            {move || Suspend::new(async move {
+                auth.user.await.ok().flatten().map(|user| view! { <ProfileFor user/> })
+            })}
         </RequireUser>
     }
 }

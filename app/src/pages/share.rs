@@ -21,9 +21,11 @@ pub fn SharedPage() -> impl IntoView {
     view! {
         <Meta name="robots" content="noindex, nofollow"/>
         <Suspense fallback=|| ()>
-            {move || shared.get().map(|result| match result {
-                Ok(conversation) => view! { <Shared conversation/> }.into_any(),
-                Err(_) => view! { <NotFound/> }.into_any(),
+            {move || Suspend::new(async move {
+                match shared.await {
+                    Ok(conversation) => view! { <Shared conversation/> }.into_any(),
+                    Err(_) => view! { <NotFound/> }.into_any(),
+                }
             })}
         </Suspense>
     }

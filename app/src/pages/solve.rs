@@ -88,7 +88,6 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
         }
     });
     let error = move || action.value().get().and_then(|r| r.err());
-    let signed_in = move || matches!(auth.user.get(), Some(Ok(Some(_))));
     let placeholder = move || {
         if conversation.is_some() {
             lang.t(
@@ -130,17 +129,19 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
                 view! { <p class="form-error" role="alert">{text}</p> }
             })}
             <Transition fallback=|| ()>
-                {move || if signed_in() {
-                    view! {
-                        <button type="submit" class="primary" disabled=move || action.pending().get()>
-                            {lang.t("보내기", "Send")}
-                        </button>
-                    }.into_any()
-                } else {
-                    view! {
-                        <a class="button-link" href="/sign-in">{lang.t("로그인하고 질문하기", "Sign in to ask")}</a>
-                    }.into_any()
-                }}
+                {move || Suspend::new(async move {
+                    if matches!(auth.user.await, Ok(Some(_))) {
+                        view! {
+                            <button type="submit" class="primary" disabled=move || action.pending().get()>
+                                {lang.t("보내기", "Send")}
+                            </button>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <a class="button-link" href="/sign-in">{lang.t("로그인하고 질문하기", "Sign in to ask")}</a>
+                        }.into_any()
+                    }
+                })}
             </Transition>
         </ActionForm>
     }
@@ -167,9 +168,11 @@ pub fn ConversationPage() -> impl IntoView {
     view! {
         <RequireUser>
             <Suspense fallback=|| ()>
-                {move || conversation.get().map(|result| match result {
-                    Ok(conversation) => view! { <Conversation conversation/> }.into_any(),
-                    Err(_) => view! { <NotFound/> }.into_any(),
+                {move || Suspend::new(async move {
+                    match conversation.await {
+                        Ok(conversation) => view! { <Conversation conversation/> }.into_any(),
+                        Err(_) => view! { <NotFound/> }.into_any(),
+                    }
                 })}
             </Suspense>
         </RequireUser>
