@@ -1,6 +1,11 @@
 //! Builds the whole application: one function for `main` and for the tests.
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc};
+use std::{
+    future::Future,
+    io,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
 
 use app::{App, api::ProviderView, ports::Services, shell};
 use axum::{
@@ -16,7 +21,7 @@ use leptos::{
     config::{Env, LeptosOptions},
     prelude::provide_context,
 };
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
@@ -209,6 +214,18 @@ async fn model_provider(settings: &Settings) -> Result<Arc<dyn ModelProvider>, S
     }
 }
 
+/// The app's routes, worked out once per process. Generating them renders the
+/// app with resource loading switched off by a *process-wide* flag in
+/// leptos_server (`SuppressResourceLoad`): any page another `Application` in
+/// the same process (the tests run many) rendered meanwhile waited forever.
+/// Computed once, before any application of the process serves, it cannot
+/// overlap a request.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: Mutex<Option<Vec<AxumRouteListing>>> = Mutex::new(None);
+    let mut routes = ROUTES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    routes.get_or_insert_with(|| generate_route_list(App)).clone()
+}
+
 fn router(
     settings: &Settings,
     storage: Storage,
@@ -287,7 +304,7 @@ fn router(
         .route("/api/answers/{id}/events", get(events::answer_events))
         .route("/auth/{provider}/start", get(oauth::start))
         .route("/auth/{provider}/callback", get(oauth::callback))
-        .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), app_fn)
+        .leptos_routes_with_context(&state, route_list(), provide_services.clone(), app_fn)
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             provide_services,
             shell,

@@ -137,3 +137,29 @@ async fn pages_answer_200_to_visitors_and_to_signed_in_users() {
     }
     app.stop().await;
 }
+
+/// Building an application renders it once with resource loading switched
+/// off process-wide (leptos_server's `SuppressResourceLoad`); pages of the
+/// other applications in the process must still finish. `startup` works the
+/// routes out once per process so the two never overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_finish_while_other_applications_start() {
+    let mut apps = Vec::new();
+    for _ in 0..6 {
+        apps.push(tokio::spawn(async {
+            let app = TestApp::spawn(common::Backend::Sqlite).await;
+            for path in ["/", "/sign-in", "/sign-up?next=/profile", "/no-such-page"] {
+                let page = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+                    app.get(path).await.text().await.unwrap()
+                })
+                .await
+                .unwrap_or_else(|_| panic!("{path} never finished"));
+                assert!(page.contains("</html>"), "{path} is complete");
+            }
+            app.stop().await;
+        }));
+    }
+    for app in apps {
+        app.await.unwrap();
+    }
+}
