@@ -43,12 +43,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Every page reads its resources inside `Suspend::new(async { r.await })`,
-/// never with `.get()` under `<Suspense>`/`<Transition>`: with `.get()`,
-/// server rendering waits on Suspense's task-set effect, which under
-/// concurrent requests now and then misses its last wake-up and never
-/// finishes the response (leptos-rs/leptos#4578, #4851); awaiting the
-/// resource in the view does not depend on that effect.
+/// Every view awaits its resources inside `Suspend::new(async { r.await })`
+/// rather than reading them with `.get()` under `<Suspense>`/`<Transition>`:
+/// the pattern Leptos recommends, which does not rely on Suspense's task-set
+/// effect (reported upstream to miss its last wake-up under load:
+/// leptos-rs/leptos#4578, #4851).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
