@@ -22,8 +22,8 @@ pub fn use_auth() -> Auth {
     expect_context::<Auth>()
 }
 
-/// After `action` succeeds, loads `target` as a whole new page: the session
-/// changed, so everything on screen must be rendered afresh for the new user.
+/// After `action` succeeds, loads `target` as a whole new page, so everything
+/// on screen is rendered afresh (a new session, a renamed or shared conversation).
 /// (Before hydration the server's 302 does the same; see `api::redirect_form`.)
 pub fn reload_on_success<T>(
     value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::{BACKENDS, Backend, TestApp};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use weasel_server::storage::{MessageStatus, NewMessage, Role, Subject};
+use weasel_server::storage::{Role, Subject};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -375,16 +375,7 @@ async fn deleting_an_account_removes_everything_of_it() {
             .unwrap()
             .id;
         for owner in [alice_id, bob_id] {
-            let c = storage
-                .create_conversation(owner, Subject::Math, "문제")
-                .await
-                .unwrap();
-            let m = NewMessage {
-                role: Role::User,
-                content: "질문",
-                status: MessageStatus::Complete,
-            };
-            storage.append_message(c.id, &m).await.unwrap();
+            common::seed_conversation(&storage, owner, Subject::Math, "문제", &[(Role::User, "질문")]).await;
         }
 
         // Bob cannot delete Alice's account by naming it.

@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{BACKENDS, TestApp};
+use common::{BACKENDS, TestApp, seed_conversation};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use weasel_server::storage::{MessageStatus, NewMessage, Role, Subject, UserId};
@@ -98,16 +98,14 @@ async fn rename_and_delete_only_touch_your_own() {
         let storage = app.storage().await;
         let (alice, alice_id) = signed_up(&app, "alice@example.com").await;
         let (bob, _) = signed_up(&app, "bob@example.com").await;
-        let conversation = storage
-            .create_conversation(alice_id, Subject::Korean, "원래 제목")
-            .await
-            .unwrap();
-        let m = NewMessage {
-            role: Role::User,
-            content: "질문",
-            status: MessageStatus::Complete,
-        };
-        storage.append_message(conversation.id, &m).await.unwrap();
+        let conversation = seed_conversation(
+            &storage,
+            alice_id,
+            Subject::Korean,
+            "원래 제목",
+            &[(Role::User, "질문")],
+        )
+        .await;
         let id = conversation.id.0.to_string();
 
         let renamed = app
@@ -191,27 +189,16 @@ async fn search_finds_korean_inside_words_and_treats_symbols_literally() {
             ("수학", "수학 문제 하나"),
         ];
         for (title, text) in texts {
-            let c = storage
-                .create_conversation(user, Subject::Other, title)
-                .await
-                .unwrap();
-            let m = NewMessage {
-                role: Role::User,
-                content: text,
-                status: MessageStatus::Complete,
-            };
-            storage.append_message(c.id, &m).await.unwrap();
+            seed_conversation(&storage, user, Subject::Other, title, &[(Role::User, text)]).await;
         }
-        let theirs = storage
-            .create_conversation(other, Subject::Other, "남의 것")
-            .await
-            .unwrap();
-        let m = NewMessage {
-            role: Role::User,
-            content: "광합성 비밀",
-            status: MessageStatus::Complete,
-        };
-        storage.append_message(theirs.id, &m).await.unwrap();
+        seed_conversation(
+            &storage,
+            other,
+            Subject::Other,
+            "남의 것",
+            &[(Role::User, "광합성 비밀")],
+        )
+        .await;
 
         let search = |client: Client, query: &'static str| {
             let app = &app;
@@ -298,16 +285,7 @@ async fn delete_all_removes_only_your_conversations() {
         let (alice, alice_id) = signed_up(&app, "all@example.com").await;
         let (_, bob_id) = signed_up(&app, "keep@example.com").await;
         for owner in [alice_id, alice_id, bob_id] {
-            let c = storage
-                .create_conversation(owner, Subject::Math, "문제")
-                .await
-                .unwrap();
-            let m = NewMessage {
-                role: Role::User,
-                content: "질문",
-                status: MessageStatus::Complete,
-            };
-            storage.append_message(c.id, &m).await.unwrap();
+            seed_conversation(&storage, owner, Subject::Math, "문제", &[(Role::User, "질문")]).await;
         }
         let response = app.call(&alice, "delete_all_conversations", &[]).await;
         assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
@@ -336,18 +314,9 @@ async fn a_share_link_shows_the_conversation_to_anyone_until_revoked() {
         let storage = app.storage().await;
         let (alice, alice_id) = signed_up(&app, "sharer@example.com").await;
         let (bob, _) = signed_up(&app, "nosy@example.com").await;
-        let conversation = storage
-            .create_conversation(alice_id, Subject::Math, "이차함수 최댓값")
-            .await
-            .unwrap();
-        for (role, content) in [(Role::User, "최댓값은?"), (Role::Assistant, "정답: ③\n\n$$x^2$$")] {
-            let m = NewMessage {
-                role,
-                content,
-                status: MessageStatus::Complete,
-            };
-            storage.append_message(conversation.id, &m).await.unwrap();
-        }
+        let turns = [(Role::User, "최댓값은?"), (Role::Assistant, "정답: ③\n\n$$x^2$$")];
+        let conversation =
+            seed_conversation(&storage, alice_id, Subject::Math, "이차함수 최댓값", &turns).await;
         let id = conversation.id.0.to_string();
 
         // Only the owner can share, and sharing twice gives the same link.

@@ -12,6 +12,7 @@ use crate::{
         ConversationSummary, DeleteConversation, RenameConversation, RevokeShare, SearchHit,
         ShareConversation, list_conversations, search, share_path, sidebar_conversations,
     },
+    auth::reload_on_success,
     error::Field,
     i18n::{date_label, use_lang},
 };
@@ -140,16 +141,9 @@ pub fn TitleBar(id: i64, title: String, share: Option<String>) -> impl IntoView 
     let editing = RwSignal::new(false);
     let rename = ServerAction::<RenameConversation>::new();
     let delete = ServerAction::<DeleteConversation>::new();
-    Effect::new(move |_| {
-        if matches!(rename.value().get(), Some(Ok(()))) {
-            let _ = window().location().reload();
-        }
-    });
-    Effect::new(move |_| {
-        if matches!(delete.value().get(), Some(Ok(()))) {
-            let _ = window().location().set_href("/");
-        }
-    });
+    // A new title shows in the page, its tab and the list: load it afresh.
+    reload_on_success(rename.value(), move || format!("/c/{id}"));
+    reload_on_success(delete.value(), || "/".to_string());
     let rename_error = move || {
         rename.value().get().and_then(|r| r.err()).map(|e| {
             e.field(Field::Title)
@@ -205,12 +199,8 @@ fn ShareControl(id: i64, share: Option<String>) -> impl IntoView {
     let lang = use_lang();
     let create = ServerAction::<ShareConversation>::new();
     let revoke = ServerAction::<RevokeShare>::new();
-    Effect::new(move |_| {
-        let created = matches!(create.value().get(), Some(Ok(_)));
-        if created || matches!(revoke.value().get(), Some(Ok(()))) {
-            let _ = window().location().reload();
-        }
-    });
+    reload_on_success(create.value(), move || format!("/c/{id}"));
+    reload_on_success(revoke.value(), move || format!("/c/{id}"));
     let failure = move || {
         let create = create.value().get().and_then(Result::err);
         let revoke = revoke.value().get().and_then(Result::err);
@@ -233,7 +223,8 @@ fn ShareControl(id: i64, share: Option<String>) -> impl IntoView {
             let copy = {
                 let path = path.clone();
                 move |_| {
-                    copy_link(&path);
+                    let origin = window().location().origin().unwrap_or_default();
+                    super::copy_to_clipboard(format!("{origin}{path}"));
                     copied.set(true);
                 }
             };
@@ -255,21 +246,6 @@ fn ShareControl(id: i64, share: Option<String>) -> impl IntoView {
         }
     };
     view! { {control} {failure} }
-}
-
-/// Puts the link's full address on the clipboard (browser only).
-fn copy_link(path: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        let location = window().location();
-        let origin = location.origin().unwrap_or_default();
-        let _ = window()
-            .navigator()
-            .clipboard()
-            .write_text(&format!("{origin}{path}"));
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = path;
 }
 
 /// `/search?q=…`: the conversations whose questions or answers contain the

@@ -170,6 +170,16 @@ fn StatusLine(status: ServiceStatus) -> impl IntoView {
     }
 }
 
+/// Puts `text` on the clipboard (in the browser; nothing on the server).
+fn copy_to_clipboard(text: String) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().navigator().clipboard().write_text(&text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}
+
 /// The 404 page; also sets the HTTP status when rendered on the server.
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -78,15 +78,7 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
     let auth = use_auth();
     let action = ServerAction::<Ask>::new();
     let subject = RwSignal::new(Subject::default());
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(asked)) = action.value().get() {
-            navigate(
-                &format!("/c/{}?a={}", asked.conversation, asked.answer),
-                Default::default(),
-            );
-        }
-    });
+    follow_new_answer(action.value());
     let error = move || action.value().get().and_then(|r| r.err());
     let placeholder = move || {
         if conversation.is_some() {
@@ -330,7 +322,7 @@ fn Answer(message: MessageView, last: bool) -> impl IntoView {
     follow_new_answer(retry.value());
     let copied = RwSignal::new(false);
     let copy = move |_| {
-        copy_to_clipboard(text.get_untracked());
+        super::copy_to_clipboard(text.get_untracked());
         copied.set(true);
     };
     let ended_badly = move || {
@@ -385,16 +377,6 @@ fn Answer(message: MessageView, last: bool) -> impl IntoView {
             })}
         </article>
     }
-}
-
-/// Puts the answer's Markdown source on the clipboard (browser only).
-fn copy_to_clipboard(markdown: String) {
-    #[cfg(feature = "hydrate")]
-    {
-        let _ = window().navigator().clipboard().write_text(&markdown);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = markdown;
 }
 
 /// In the browser: continues a streaming answer from where the page has it,

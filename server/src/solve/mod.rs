@@ -140,11 +140,16 @@ pub fn clean_title(reply: &str) -> Option<String> {
     if words.is_empty() {
         return None;
     }
-    let mut title: String = words.chars().take(60).collect();
-    if words.chars().count() > 60 {
-        title.push('…');
+    Some(shortened(&words, 60))
+}
+
+/// At most `chars` characters of `text`, with "…" when some were cut.
+fn shortened(text: &str, chars: usize) -> String {
+    let mut short: String = text.chars().take(chars).collect();
+    if text.chars().count() > chars {
+        short.push('…');
     }
-    Some(title)
+    short
 }
 
 /// A title from the first question: its first line, at most 40 characters.
@@ -154,11 +159,7 @@ pub fn title_from(question: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("새 문제");
-    let mut title: String = line.chars().take(40).collect();
-    if line.chars().count() > 40 {
-        title.push('…');
-    }
-    title
+    shortened(line, 40)
 }
 
 impl Solver {

@@ -10,7 +10,7 @@ use tokio::{sync::oneshot, task::JoinHandle};
 use weasel_server::{
     config::{DatabaseSettings, Settings},
     startup::Application,
-    storage::Storage,
+    storage::{Conversation, MessageStatus, NewMessage, Role, Storage, Subject, UserId},
 };
 
 /// Where the tests create (and drop) their PostgreSQL databases.
@@ -246,4 +246,30 @@ pub fn test_settings(database_url: &str, site_root: &Path) -> Settings {
         _ => None,
     })
     .expect("test settings")
+}
+
+/// A conversation of `owner` holding `turns`, every one complete.
+pub async fn seed_conversation(
+    storage: &Storage,
+    owner: UserId,
+    subject: Subject,
+    title: &str,
+    turns: &[(Role, &str)],
+) -> Conversation {
+    let conversation = storage
+        .create_conversation(owner, subject, title)
+        .await
+        .expect("create conversation");
+    for &(role, content) in turns {
+        let message = NewMessage {
+            role,
+            content,
+            status: MessageStatus::Complete,
+        };
+        storage
+            .append_message(conversation.id, &message)
+            .await
+            .expect("append message");
+    }
+    conversation
 }

@@ -76,39 +76,31 @@ resource "aws_eks_addon" "this" {
   depends_on                  = [aws_eks_node_group.system]
 }
 
-resource "aws_eks_access_entry" "admin" {
-  for_each      = toset(var.admin_role_arns)
-  cluster_name  = aws_eks_cluster.this.name
-  principal_arn = each.value
+# Who may use the cluster, and how far: administrators everywhere, viewers
+# read-only in the app's namespaces. An ARN in both lists stays an administrator.
+locals {
+  access = merge(
+    { for arn in var.viewer_role_arns : arn => { policy = "AmazonEKSViewPolicy", scope = "namespace" } },
+    { for arn in var.admin_role_arns : arn => { policy = "AmazonEKSClusterAdminPolicy", scope = "cluster" } },
+  )
 }
 
-resource "aws_eks_access_policy_association" "admin" {
-  for_each      = toset(var.admin_role_arns)
+resource "aws_eks_access_entry" "this" {
+  for_each      = local.access
   cluster_name  = aws_eks_cluster.this.name
-  principal_arn = each.value
-  policy_arn    = "arn:${data.aws_partition.current.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+  principal_arn = each.key
+}
+
+resource "aws_eks_access_policy_association" "this" {
+  for_each      = local.access
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = each.key
+  policy_arn    = "arn:${data.aws_partition.current.partition}:eks::aws:cluster-access-policy/${each.value.policy}"
   access_scope {
-    type = "cluster"
+    type       = each.value.scope
+    namespaces = each.value.scope == "namespace" ? var.app_namespaces : null
   }
-  depends_on = [aws_eks_access_entry.admin]
-}
-
-resource "aws_eks_access_entry" "viewer" {
-  for_each      = toset(var.viewer_role_arns)
-  cluster_name  = aws_eks_cluster.this.name
-  principal_arn = each.value
-}
-
-resource "aws_eks_access_policy_association" "viewer" {
-  for_each      = toset(var.viewer_role_arns)
-  cluster_name  = aws_eks_cluster.this.name
-  principal_arn = each.value
-  policy_arn    = "arn:${data.aws_partition.current.partition}:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
-  access_scope {
-    type       = "namespace"
-    namespaces = var.app_namespaces
-  }
-  depends_on = [aws_eks_access_entry.viewer]
+  depends_on = [aws_eks_access_entry.this]
 }
 
 module "node_role" {
