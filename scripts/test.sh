@@ -2,6 +2,7 @@
 # Sets up whatever is missing, then runs every check and test Weasel has:
 # formatting, the deployment files' static checks, clippy for the server and
 # the browser builds, unit and integration tests on SQLite and PostgreSQL,
+# a bounded fuzzing run of the answer renderer,
 # Playwright in Chromium, and the one-container start.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -20,12 +21,15 @@ cargo fmt --all -- --check
 # Never one clippy run for the whole workspace: that would enable the `ssr`
 # and `hydrate` features of the app together.
 step "clippy: server (ssr)"
-cargo clippy --locked -p weasel-server -p weasel-app -p oauth-mock -p bedrock-emulator --all-targets -- -D warnings
+cargo clippy --locked -p weasel-server -p weasel-app -p weasel-render -p oauth-mock -p bedrock-emulator --all-targets -- -D warnings
 step "clippy: browser (hydrate, wasm32)"
 cargo clippy --locked -p weasel-frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests (SQLite and PostgreSQL)"
-cargo test --locked -p weasel-server -p weasel-app -p oauth-mock -p bedrock-emulator
+cargo test --locked -p weasel-server -p weasel-app -p weasel-render -p oauth-mock -p bedrock-emulator
+
+# The renderer against a real HTML parser, for a bounded time.
+"$ROOT/scripts/fuzz.sh"
 
 "$ROOT/scripts/build-site.sh"
 

@@ -156,8 +156,16 @@ pub struct Asked {
 }
 
 /// Only a path on this site may be a redirect target (no open redirects).
+/// Browsers drop tabs and newlines from URLs and read `\\` as `/`, so
+/// `/<TAB>/evil.example` would be `//evil.example`: any control character,
+/// whitespace or backslash makes the target `/`, which also keeps every
+/// `Location` header valid.
 pub fn safe_next(next: &str) -> String {
-    let valid = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let valid = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
     if valid { next.to_string() } else { "/".to_string() }
 }
 
@@ -347,5 +355,12 @@ mod tests {
         assert_eq!(safe_next("//evil.example/"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
         assert_eq!(safe_next(""), "/");
+        // Found by the outside assessment: browsers drop the tab.
+        assert_eq!(safe_next("/\t/evil.example"), "/");
+        assert_eq!(safe_next("/\n/evil.example"), "/");
+        assert_eq!(safe_next("/ /evil.example"), "/");
+        assert_eq!(safe_next("/a\r\nSet-Cookie: x=1"), "/");
+        assert_eq!(safe_next("/\u{0}"), "/");
+        assert_eq!(safe_next("/search?q=%EA%B4%91"), "/search?q=%EA%B4%91");
     }
 }

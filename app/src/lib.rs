@@ -7,8 +7,9 @@ pub mod api;
 mod auth;
 pub mod error;
 pub mod i18n;
-pub mod markdown;
 mod pages;
+/// Answers as HTML: one renderer for the server and the browser (see `weasel-render`).
+pub use render as markdown;
 #[cfg(feature = "ssr")]
 pub mod ports;
 

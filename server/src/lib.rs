@@ -9,6 +9,7 @@ pub mod history;
 pub mod locale;
 pub mod metrics;
 pub mod model;
+pub mod security;
 pub mod solve;
 pub mod startup;
 pub mod storage;

@@ -46,6 +46,7 @@ use crate::{
     history::HistoryService,
     locale,
     model::{ModelProvider, bedrock::Bedrock},
+    security::{SecurityHeaders, security_headers},
     solve::{Solver, events, service::SolveService},
     storage::{Storage, StorageError},
 };
@@ -280,7 +281,10 @@ fn router(
         sessions.layer(&settings.session, secure_cookies),
     )
     .build();
-    let provide_services = move || provide_context(services.clone());
+    let provide_services = move || {
+        provide_context(services.clone());
+        crate::security::nonce_for_page();
+    };
     let oauth = OAuth::new(
         settings.oauth.clone(),
         settings.public_url.clone(),
@@ -320,6 +324,12 @@ fn router(
         .layer(middleware::from_fn_with_state(
             SiteOrigin::from_url(&settings.public_url),
             reject_cross_site,
+        ))
+        .layer(middleware::from_fn_with_state(
+            SecurityHeaders {
+                hsts: settings.public_url.scheme() == "https",
+            },
+            security_headers,
         ));
     with_http_layers(router)
 }
