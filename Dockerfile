@@ -1,7 +1,8 @@
 # Weasel in one image: the server binary and the site it serves, nothing else.
 #
 #   docker build -t weasel .
-#   docker run -p 8080:8080 -e WEASEL_SESSION_KEY="$(openssl rand -base64 64 | tr -d '\n')" weasel
+#   docker run -p 8080:8080 -e WEASEL_SESSION_KEY="$(openssl rand -base64 64 | tr -d '\n')" \
+#     -e WEASEL_SMTP_URL=smtps://user:pass@smtp.example.com weasel
 #
 # Port 8080 serves the app, 9100 serves /metrics (keep it private). Every
 # setting is an environment variable (docs/deploy.md lists them all); the

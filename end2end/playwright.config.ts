@@ -13,6 +13,11 @@ const siteRoot = process.env.WEASEL_SITE_ROOT ?? join(targetDir, 'site');
 const oauthPort = Number(process.env.WEASEL_E2E_OAUTH_PORT ?? 3138);
 const oauthMock = `http://127.0.0.1:${oauthPort}`;
 const oauthBin = process.env.WEASEL_OAUTH_MOCK_BIN ?? join(targetDir, 'debug', 'oauth-mock');
+// The local SMTP server that keeps the mail the app sends (the workspace's mail-sink).
+const smtpPort = Number(process.env.WEASEL_E2E_SMTP_PORT ?? 3139);
+const mailPort = Number(process.env.WEASEL_E2E_MAIL_PORT ?? 3140);
+process.env.WEASEL_E2E_MAIL_PORT = String(mailPort);
+const mailSinkBin = process.env.WEASEL_MAIL_SINK_BIN ?? join(targetDir, 'debug', 'mail-sink');
 // A fresh database for every run; set once so the workers share the server's.
 process.env.WEASEL_E2E_DATA ??= mkdtempSync(join(tmpdir(), 'weasel-e2e-'));
 
@@ -44,6 +49,12 @@ export default defineConfig({
   },
   webServer: [
   {
+    command: `${mailSinkBin} 127.0.0.1:${smtpPort} 127.0.0.1:${mailPort}`,
+    url: `http://127.0.0.1:${mailPort}/messages?to=nobody`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+  },
+  {
     command: `${oauthBin} 127.0.0.1:${oauthPort}`,
     url: `${oauthMock}/github/authorize?client_id=weasel-e2e&response_type=code&redirect_uri=${baseURL}/`,
     reuseExistingServer: false,
@@ -61,6 +72,7 @@ export default defineConfig({
       WEASEL_DATA_DIR: process.env.WEASEL_E2E_DATA,
       WEASEL_SITE_ROOT: siteRoot,
       RUST_LOG: 'warn',
+      WEASEL_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       WEASEL_OAUTH_GITHUB_CLIENT_ID: 'weasel-e2e',
       WEASEL_OAUTH_GITHUB_CLIENT_SECRET: 'weasel-e2e-secret',
       WEASEL_OAUTH_GITHUB_AUTH_URL: `${oauthMock}/github/authorize`,

@@ -42,6 +42,8 @@ while IFS= read -r assignment; do
 done < <(sed -n 's/^ENV \([A-Z_]*=.*\)$/\1/p' "$ROOT/Dockerfile")
 [ ${#environment[@]} -ge 5 ] || die "could not read the ENV lines of the Dockerfile"
 environment+=("WEASEL_SESSION_KEY=$(head -c 64 /dev/urandom | base64 -w0)")
+# Required in production; nothing here sends mail, so no server listens there.
+environment+=("WEASEL_SMTP_URL=smtp://127.0.0.1:25")
 note "environment: ${environment[*]%%=*}"
 
 run() { (cd "$root" && env -i "${environment[@]}" "$@"); }

@@ -21,12 +21,12 @@ cargo fmt --all -- --check
 # Never one clippy run for the whole workspace: that would enable the `ssr`
 # and `hydrate` features of the app together.
 step "clippy: server (ssr)"
-cargo clippy --locked -p weasel-server -p weasel-app -p weasel-render -p oauth-mock -p bedrock-emulator --all-targets -- -D warnings
+cargo clippy --locked -p weasel-server -p weasel-app -p weasel-render -p mail-sink -p oauth-mock -p bedrock-emulator --all-targets -- -D warnings
 step "clippy: browser (hydrate, wasm32)"
 cargo clippy --locked -p weasel-frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests (SQLite and PostgreSQL)"
-cargo test --locked -p weasel-server -p weasel-app -p weasel-render -p oauth-mock -p bedrock-emulator
+cargo test --locked -p weasel-server -p weasel-app -p weasel-render -p mail-sink -p oauth-mock -p bedrock-emulator
 
 # The renderer against a real HTML parser, for a bounded time.
 "$ROOT/scripts/fuzz.sh"
@@ -34,13 +34,15 @@ cargo test --locked -p weasel-server -p weasel-app -p weasel-render -p oauth-moc
 "$ROOT/scripts/build-site.sh"
 
 step "end to end: Playwright in Chromium"
-cargo build --locked -p weasel-server -p oauth-mock
+cargo build --locked -p weasel-server -p oauth-mock -p mail-sink
 (cd end2end && npx --no-install tsc -p .)
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 (
   cd end2end
   WEASEL_E2E_PORT="$(free_port)" WEASEL_E2E_OAUTH_PORT="$(free_port)" \
+    WEASEL_E2E_SMTP_PORT="$(free_port)" WEASEL_E2E_MAIL_PORT="$(free_port)" \
     WEASEL_SERVER_BIN="$TARGET_DIR/debug/weasel-server" WEASEL_OAUTH_MOCK_BIN="$TARGET_DIR/debug/oauth-mock" \
+    WEASEL_MAIL_SINK_BIN="$TARGET_DIR/debug/mail-sink" \
     WEASEL_SITE_ROOT="$SITE_ROOT" npx --no-install playwright test
 )
 

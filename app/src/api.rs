@@ -196,19 +196,49 @@ pub async fn sign_in_providers() -> Result<Vec<ProviderView>, AppError> {
     Ok(crate::ports::services()?.accounts.providers())
 }
 
+/// Starts an account: the confirmation link goes to `email`; nobody is
+/// signed in until it is opened (and the password entered once more).
 #[server(prefix = "/api", endpoint = "sign_up")]
 pub async fn sign_up(email: String, password: String, confirm: String, next: String) -> Result<(), AppError> {
     let accounts = crate::ports::services()?.accounts;
     crate::ports::respond(accounts.sign_up(email, password, confirm).await)?;
+    redirect_form(&format!(
+        "/sign-up?sent=1&next={}",
+        crate::auth::encode_component(&safe_next(&next))
+    ));
+    Ok(())
+}
+
+/// `verify`: the token of a confirmation link, when the sign-in page was opened from one.
+#[server(prefix = "/api", endpoint = "sign_in")]
+pub async fn sign_in(
+    email: String,
+    password: String,
+    next: String,
+    verify: Option<String>,
+) -> Result<(), AppError> {
+    let accounts = crate::ports::services()?.accounts;
+    let verify = verify.filter(|token| !token.is_empty());
+    crate::ports::respond(accounts.sign_in(email, password, verify).await)?;
     redirect_form(&safe_next(&next));
     Ok(())
 }
 
-#[server(prefix = "/api", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String, next: String) -> Result<(), AppError> {
+/// Mails a password-reset link (if the address has an account).
+#[server(prefix = "/api", endpoint = "forgot_password")]
+pub async fn forgot_password(email: String) -> Result<(), AppError> {
     let accounts = crate::ports::services()?.accounts;
-    crate::ports::respond(accounts.sign_in(email, password).await)?;
-    redirect_form(&safe_next(&next));
+    crate::ports::respond(accounts.request_password_reset(email).await)?;
+    redirect_form("/forgot-password?sent=1");
+    Ok(())
+}
+
+/// Sets a new password with the token of a reset link.
+#[server(prefix = "/api", endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String, confirm: String) -> Result<(), AppError> {
+    let accounts = crate::ports::services()?.accounts;
+    crate::ports::respond(accounts.reset_password(token, password, confirm).await)?;
+    redirect_form("/sign-in?reset=1");
     Ok(())
 }
 

@@ -22,10 +22,13 @@ pub enum AppError {
     /// so nobody can learn which accounts exist.
     #[error("these credentials were not accepted")]
     BadCredentials,
-    /// Sign-up refused for an email that cannot be used (say, already
-    /// registered); worded so that it does not confirm which.
-    #[error("this email cannot be used to create an account")]
-    AccountUnavailable,
+    /// The password was right, but the account's email is not verified yet;
+    /// a new link has been sent.
+    #[error("email not verified")]
+    EmailUnverified,
+    /// A link from a mail that is unknown, used or expired.
+    #[error("link expired or used")]
+    LinkExpired,
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
     #[error("request refused")]
@@ -33,6 +36,13 @@ pub enum AppError {
     /// The action does not fit the answer's state (say, retrying one still being written).
     #[error("conflicting state")]
     Conflict,
+    /// The request itself was malformed: a missing or mistyped field, a body
+    /// that is not what the endpoint reads, a NUL character.
+    #[error("malformed request")]
+    BadRequest,
+    /// The request body is larger than the server accepts.
+    #[error("request too large")]
+    TooLarge,
     #[error("internal error")]
     Internal,
     /// The request never completed (network, decoding): made on the client.
@@ -58,6 +68,12 @@ pub enum Problem {
     PasswordTooShort,
     PasswordTooLong,
     PasswordTooCommon,
+    /// Keyboard rows, repeats, sequences.
+    PasswordPattern,
+    /// Dates and years.
+    PasswordDate,
+    /// Guessable for another reason (say, a word or a name with a digit).
+    PasswordGuessable,
     PasswordContainsEmail,
     PasswordsDiffer,
     CurrentPasswordWrong,
@@ -100,10 +116,16 @@ impl AppError {
                     "The email or password is not correct.",
                 )
                 .into(),
-            AppError::AccountUnavailable => lang
+            AppError::EmailUnverified => lang
                 .t(
-                    "이 이메일로는 새로 가입할 수 없어요. 이미 계정이 있다면 로그인해 주세요.",
-                    "An account cannot be created with this email. If you already have one, sign in.",
+                    "이메일 주소 확인이 아직 끝나지 않았어요. 확인 메일을 다시 보냈으니, 메일의 링크를 열고 비밀번호를 한 번 더 입력해 주세요.",
+                    "Your email is not confirmed yet. We sent the link again: open it and enter your password once more.",
+                )
+                .into(),
+            AppError::LinkExpired => lang
+                .t(
+                    "링크가 만료되었거나 이미 사용되었어요. 새 링크를 요청해 주세요.",
+                    "This link has expired or was already used. Please ask for a new one.",
                 )
                 .into(),
             AppError::Throttled { retry_after_secs } => {
@@ -118,6 +140,18 @@ impl AppError {
                 .t(
                     "지금은 할 수 없어요. 화면을 새로고침해 주세요.",
                     "Not possible right now. Reload the page.",
+                )
+                .into(),
+            AppError::BadRequest => lang
+                .t(
+                    "요청을 처리할 수 없어요. 페이지를 새로고침한 뒤 다시 시도해 주세요.",
+                    "This request could not be read. Reload the page and try again.",
+                )
+                .into(),
+            AppError::TooLarge => lang
+                .t(
+                    "보낸 내용이 너무 커요. 줄여서 다시 보내 주세요.",
+                    "What you sent is too large. Please send less.",
                 )
                 .into(),
             AppError::Internal => lang
@@ -155,6 +189,18 @@ impl Problem {
                 "너무 흔한 비밀번호예요. 다른 비밀번호를 써 주세요.",
                 "This password is too common. Choose another.",
             ),
+            Problem::PasswordPattern => lang.t(
+                "키보드 배열, 반복, 연속된 글자는 쉽게 추측돼요. 단어 몇 개를 이어 보세요.",
+                "Keyboard rows, repeats and sequences are easy to guess. Try a few unrelated words.",
+            ),
+            Problem::PasswordDate => lang.t(
+                "날짜와 연도는 쉽게 추측돼요. 다른 비밀번호를 써 주세요.",
+                "Dates and years are easy to guess. Choose another password.",
+            ),
+            Problem::PasswordGuessable => lang.t(
+                "추측하기 쉬운 비밀번호예요. 서로 관계없는 단어를 한두 개 더 넣어 보세요.",
+                "This password is easy to guess. Add a word or two that do not belong together.",
+            ),
             Problem::PasswordContainsEmail => lang.t(
                 "비밀번호에 이메일 주소를 넣지 마세요.",
                 "The password must not contain your email.",
@@ -174,7 +220,18 @@ impl Problem {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// On the server, arguments that cannot be read are the caller's fault:
+    /// 400, not the 500 server_fn would answer. In the browser every such
+    /// error is a failed request.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => crate::ports::respond::<()>(Err(AppError::BadRequest))
+                .err()
+                .unwrap_or(AppError::BadRequest),
+            other => AppError::Transport(other.to_string()),
+        }
     }
 }

@@ -74,6 +74,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::Home ssr=SsrMode::InOrder/>
                     <Route path=StaticSegment("sign-in") view=pages::SignIn ssr=SsrMode::InOrder/>
                     <Route path=StaticSegment("sign-up") view=pages::SignUp ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("forgot-password") view=pages::ForgotPassword ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("reset-password") view=pages::ResetPassword ssr=SsrMode::InOrder/>
                     // Async: a signed-out visitor must get a real 302, decided before any byte is sent.
                     <Route path=StaticSegment("profile") view=pages::Profile ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("c"), ParamSegment("id")) view=pages::ConversationPage ssr=SsrMode::Async/>

@@ -27,8 +27,16 @@ pub trait Health: Send + Sync {
 pub trait Accounts: Send + Sync {
     async fn current_user(&self) -> Result<Option<UserView>, AppError>;
     fn providers(&self) -> Vec<ProviderView>;
+    /// Mails a confirmation link to a new address (or, to an address that
+    /// has an account, a notice); answers the same either way.
     async fn sign_up(&self, email: String, password: String, confirm: String) -> Result<(), AppError>;
-    async fn sign_in(&self, email: String, password: String) -> Result<(), AppError>;
+    /// With `verify` (the token from the confirmation mail) the account's
+    /// email becomes verified, since the person holds both mail and password.
+    async fn sign_in(&self, email: String, password: String, verify: Option<String>) -> Result<(), AppError>;
+    /// Mails a reset link if the address has an account; answers the same either way.
+    async fn request_password_reset(&self, email: String) -> Result<(), AppError>;
+    /// Sets a new password with the token from the reset mail.
+    async fn reset_password(&self, token: String, password: String, confirm: String) -> Result<(), AppError>;
     async fn sign_out(&self) -> Result<(), AppError>;
     async fn change_password(
         &self,
@@ -118,10 +126,13 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-            AppError::AccountUnavailable => StatusCode::CONFLICT,
+            AppError::EmailUnverified => StatusCode::FORBIDDEN,
+            AppError::LinkExpired => StatusCode::GONE,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Conflict => StatusCode::CONFLICT,
+            AppError::BadRequest => StatusCode::BAD_REQUEST,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         });
     }

@@ -1,7 +1,5 @@
-import { test, expect, hydrated } from './fixtures';
+import { test, expect, hydrated, linkIn, mailTo, signUp, unique } from './fixtures';
 import type { Page } from '@playwright/test';
-
-const unique = (name: string) => `${name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 
 async function fill(page: Page, fields: Record<string, string>) {
   for (const [label, value] of Object.entries(fields)) {
@@ -9,7 +7,7 @@ async function fill(page: Page, fields: Record<string, string>) {
   }
 }
 
-test('sign up, sign out, sign in, change the password, sign in with the new one', async ({ page }) => {
+test('sign up, confirm by mail, sign out, sign in, change the password, sign in with the new one', async ({ page }) => {
   const email = unique('minji');
   await page.goto('/sign-up');
   await hydrated(page);
@@ -17,9 +15,22 @@ test('sign up, sign out, sign in, change the password, sign in with the new one'
   await page.getByRole('button', { name: '가입하기' }).click();
   await expect(page.getByText('비밀번호는 10자 이상이어야 해요.')).toBeVisible();
 
+  await fill(page, { '비밀번호 (10자 이상)': 'password123', '비밀번호 확인': 'password123' });
+  await page.getByRole('button', { name: '가입하기' }).click();
+  await expect(page.getByText('너무 흔한 비밀번호예요. 다른 비밀번호를 써 주세요.')).toBeVisible();
+
   await fill(page, { '비밀번호 (10자 이상)': 'correct horse battery', '비밀번호 확인': 'correct horse battery' });
   await page.getByRole('button', { name: '가입하기' }).click();
-  await expect(page).toHaveURL('/');
+  await expect(page.getByTestId('sign-up-sent')).toContainText('확인 메일을 보냈어요');
+
+  // The link in the mail opens the sign-in page; the password finishes it.
+  const mail = await mailTo(page.request, email);
+  expect(mail.subject).toBe('Weasel 이메일 주소를 확인해 주세요');
+  await page.goto(linkIn(mail, '/sign-in'));
+  await hydrated(page);
+  await expect(page.getByTestId('notice')).toContainText('이메일 주소를 확인하는 중이에요');
+  await fill(page, { '이메일': email, '비밀번호': 'correct horse battery' });
+  await page.getByRole('button', { name: '로그인' }).click();
   await expect(page.getByTestId('user-menu')).toHaveText(email);
 
   await page.getByTestId('user-menu').click();
@@ -58,10 +69,7 @@ test('sign up, sign out, sign in, change the password, sign in with the new one'
 
 test('a protected page sends you to sign in and back', async ({ page, context }) => {
   const email = unique('back');
-  const response = await context.request.post('/api/sign_up', {
-    form: { email, password: 'correct horse battery', confirm: 'correct horse battery', next: '/' },
-  });
-  expect(response.status()).toBe(200);
+  await signUp(context, email);
   await context.clearCookies();
 
   await page.goto('/profile');
@@ -96,4 +104,36 @@ test('sign in with GitHub through the provider and back', async ({ page }) => {
   await expect(page).toHaveURL('/profile');
   await expect(page.getByTestId('profile-email')).toHaveText(email);
   await expect(page.getByTestId('profile-providers')).toHaveText('github');
+});
+
+test('a forgotten password is reset through the mailed link', async ({ page, context }) => {
+  const email = unique('forgot');
+  await signUp(context, email);
+  await context.clearCookies();
+  const seen = 1;
+
+  await page.goto('/sign-in');
+  await hydrated(page);
+  await page.getByRole('link', { name: '비밀번호를 잊으셨나요?' }).click();
+  await expect(page).toHaveURL('/forgot-password');
+  await hydrated(page);
+  await fill(page, { '이메일': email });
+  await page.getByRole('button', { name: '링크 보내기' }).click();
+  await expect(page.getByTestId('reset-sent')).toBeVisible();
+
+  const mail = await mailTo(page.request, email, seen);
+  expect(mail.subject).toBe('Weasel 비밀번호 재설정');
+  await page.goto(linkIn(mail, '/reset-password'));
+  await hydrated(page);
+  await fill(page, { '새 비밀번호 (10자 이상)': 'qwertyuiop', '새 비밀번호 확인': 'qwertyuiop' });
+  await page.getByRole('button', { name: '비밀번호 바꾸기' }).click();
+  await expect(page.getByText('너무 흔한 비밀번호예요. 다른 비밀번호를 써 주세요.')).toBeVisible();
+  await fill(page, { '새 비밀번호 (10자 이상)': 'seven purple otters sing', '새 비밀번호 확인': 'seven purple otters sing' });
+  await page.getByRole('button', { name: '비밀번호 바꾸기' }).click();
+  await expect(page).toHaveURL('/sign-in?reset=1');
+  await expect(page.getByTestId('notice')).toContainText('비밀번호를 바꿨어요');
+  await hydrated(page);
+  await fill(page, { '이메일': email, '비밀번호': 'seven purple otters sing' });
+  await page.getByRole('button', { name: '로그인' }).click();
+  await expect(page.getByTestId('user-menu')).toHaveText(email);
 });

@@ -1,12 +1,9 @@
-import { test, expect, hydrated } from './fixtures';
+import { test, expect, hydrated, signUp } from './fixtures';
 
 test('two problems are named, renamed, found, shared, revoked and deleted', async ({ page, context, browser }) => {
   test.setTimeout(60_000);
   const email = `history-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
-  const signUp = await context.request.post('/api/sign_up', {
-    form: { email, password: 'correct horse battery', confirm: 'correct horse battery', next: '/' },
-  });
-  expect(signUp.status()).toBe(200);
+  await signUp(context, email);
 
   await page.goto('/');
   await hydrated(page);
@@ -87,10 +84,7 @@ test('two problems are named, renamed, found, shared, revoked and deleted', asyn
 test('on a phone the list is a drawer that closes on navigation', async ({ page, context }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   const email = `drawer-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
-  const signUp = await context.request.post('/api/sign_up', {
-    form: { email, password: 'correct horse battery', confirm: 'correct horse battery', next: '/' },
-  });
-  expect(signUp.status()).toBe(200);
+  await signUp(context, email);
   await page.goto('/');
   await hydrated(page);
   await page.getByRole('textbox', { name: '문제' }).fill('삼각형 내각의 합을 증명하시오');

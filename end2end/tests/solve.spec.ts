@@ -1,12 +1,8 @@
-import { test, expect, hydrated } from './fixtures';
+import { test, expect, hydrated, signUp, unique } from './fixtures';
 import type { BrowserContext, Page } from '@playwright/test';
 
 async function signedIn(context: BrowserContext) {
-  const email = `solver-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
-  const response = await context.request.post('/api/sign_up', {
-    form: { email, password: 'correct horse battery', confirm: 'correct horse battery', next: '/' },
-  });
-  expect(response.status()).toBe(200);
+  await signUp(context, unique('solver'));
 }
 
 async function ask(page: Page, question: string) {

@@ -107,6 +107,7 @@ async fn measure(label: &str, storage: Storage) {
             email: "bench@example.com",
             display_name: "bench",
             password_hash: None,
+            email_verified: true,
         })
         .await
         .unwrap()

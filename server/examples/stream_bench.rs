@@ -75,8 +75,14 @@ async fn over_sse(client: reqwest::Client, url: String) -> HashMap<usize, Instan
 async fn run(n: usize) {
     let dir = tempfile_dir();
     let db = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
+    // Sign-up confirms the address by mail: a local sink receives it.
+    let outbox = mail_sink::Outbox::default();
+    let smtp = mail_sink::spawn_smtp("127.0.0.1:0".parse().unwrap(), outbox.clone())
+        .await
+        .expect("mail sink");
     let settings = Settings::from_lookup(|name| match name {
         "WEASEL_ADDR" => Some("127.0.0.1:0".into()),
+        "WEASEL_SMTP_URL" => Some(format!("smtp://{smtp}")),
         "DATABASE_URL" => Some(db.clone()),
         "WEASEL_DB_MAX_CONNECTIONS" => Some("16".into()),
         "RUST_LOG" => Some("warn".into()),
@@ -103,6 +109,31 @@ async fn run(n: usize) {
     assert!(
         client
             .post(url("/api/sign_up"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let mail = outbox
+        .wait_for("bench@example.com", 0, Duration::from_secs(10))
+        .await
+        .expect("confirmation mail");
+    let token = mail
+        .links()
+        .iter()
+        .find_map(|link| link.split("verify=").nth(1).map(str::to_string))
+        .expect("confirmation link");
+    let form = [
+        ("email", "bench@example.com"),
+        ("password", "correct horse battery"),
+        ("next", "/"),
+        ("verify", token.as_str()),
+    ];
+    assert!(
+        client
+            .post(url("/api/sign_in"))
             .form(&form)
             .send()
             .await

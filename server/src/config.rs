@@ -31,6 +31,18 @@ pub struct Settings {
     /// Only the providers whose client id and secret are set.
     pub oauth: Vec<OAuthProvider>,
     pub model: ModelSettings,
+    pub mail: MailSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    /// `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`; may hold a password.
+    pub smtp_url: Option<Secret>,
+    /// The `From:` of every message, e.g. `Weasel <no-reply@weasel.example>`.
+    pub from: String,
+    /// Without SMTP (development only), messages are written here as files.
+    pub outbox_dir: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -321,6 +333,23 @@ impl Settings {
 
         let oauth = oauth_providers(&lookup)?;
         let model = model_settings(&lookup)?;
+        let smtp_url = lookup("WEASEL_SMTP_URL").map(Secret);
+        if smtp_url.is_none() && environment == Environment::Production {
+            return Err(problem(
+                "WEASEL_SMTP_URL",
+                "is required in production: sign-up and password reset send mail".into(),
+            ));
+        }
+        let mail = MailSettings {
+            smtp_url,
+            from: lookup("WEASEL_MAIL_FROM").unwrap_or_else(|| {
+                format!(
+                    "Weasel <no-reply@{}>",
+                    public_url.host_str().unwrap_or("localhost")
+                )
+            }),
+            outbox_dir: data_dir.join("outbox"),
+        };
 
         Ok(Settings {
             listen_addr,
@@ -334,6 +363,7 @@ impl Settings {
             trust_forwarded_for,
             oauth,
             model,
+            mail,
         })
     }
 }
@@ -550,6 +580,7 @@ impl fmt::Debug for Settings {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("oauth", &self.oauth)
             .field("model", &self.model)
+            .field("mail", &self.mail)
             .finish()
     }
 }
@@ -663,11 +694,30 @@ mod tests {
         let s = settings(&[
             ("WEASEL_ENV", "production"),
             ("WEASEL_SESSION_KEY", good.as_str()),
+            ("WEASEL_SMTP_URL", "smtps://weasel:p4ss@smtp.example.com"),
         ])
         .unwrap();
         assert!(!s.session.key.generated);
+        assert!(
+            !format!("{s:?}").contains("p4ss"),
+            "the SMTP password is never shown"
+        );
         assert!(!format!("{s:?}").contains(&good));
         assert_eq!(s.session.idle, Duration::from_secs(14 * 24 * 3600));
+    }
+
+    #[test]
+    fn production_needs_a_mail_server() {
+        let good = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
+        let err = settings(&[
+            ("WEASEL_ENV", "production"),
+            ("WEASEL_SESSION_KEY", good.as_str()),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "WEASEL_SMTP_URL");
+        let dev = settings(&[("WEASEL_PUBLIC_URL", "https://weasel.example/")]).unwrap();
+        assert!(dev.mail.smtp_url.is_none());
+        assert_eq!(dev.mail.from, "Weasel <no-reply@weasel.example>");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod health;
 pub mod history;
 pub mod locale;
+pub mod mail;
 pub mod metrics;
 pub mod model;
 pub mod security;

@@ -89,3 +89,84 @@ pub fn nonce_for_page() {
         provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
 }
+
+/// The largest request body a server function accepts.
+pub const MAX_API_BODY: usize = 2 * 1024 * 1024;
+
+/// Server-function requests whose body cannot be input at all are answered
+/// here, before any code reads them, with the same JSON error the functions
+/// return: too large → 413; not UTF-8 (raw, or percent-encoded in a form),
+/// or holding a NUL character, which no text field holds and PostgreSQL
+/// cannot store → 400.
+pub async fn reject_unreadable_input(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/api/") || request.method() == http::Method::GET {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_API_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => return api_error(&parts.uri, app::error::AppError::TooLarge),
+    };
+    let form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !readable_text(&bytes, form) {
+        return api_error(&parts.uri, app::error::AppError::BadRequest);
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// Whether a body is text a field may hold: UTF-8 (a form's also once its
+/// percent escapes are decoded), and no NUL (raw, `%00` in a form, `\u0000`
+/// in JSON).
+fn readable_text(body: &[u8], form: bool) -> bool {
+    let decoded: Vec<u8> = if form {
+        percent_encoding::percent_decode(body).collect()
+    } else {
+        body.to_vec()
+    };
+    std::str::from_utf8(body).is_ok()
+        && std::str::from_utf8(&decoded).is_ok()
+        && !decoded.contains(&0)
+        && !body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+}
+
+/// An error as a server function would have answered it.
+fn api_error(uri: &http::Uri, error: app::error::AppError) -> Response {
+    use axum::response::IntoResponse;
+    let status = match error {
+        app::error::AppError::TooLarge => http::StatusCode::PAYLOAD_TOO_LARGE,
+        _ => http::StatusCode::BAD_REQUEST,
+    };
+    let body = serde_json::to_string(&error).unwrap_or_default();
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                HeaderName::from_static(leptos::server_fn::error::SERVER_FN_ERROR_HEADER),
+                uri.path(),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A page that redirects (a signed-out visitor on `/profile`) answers 302.
+/// leptos_axum sets the status only when the request's `Accept` names
+/// `text/html`, so any other client got a 200 page with a `Location`
+/// header; server functions keep their own convention.
+pub async fn real_page_redirects(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if !is_api && response.status().is_success() && response.headers().contains_key(header::LOCATION) {
+        *response.status_mut() = http::StatusCode::FOUND;
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+        *response.body_mut() = axum::body::Body::empty();
+    }
+    response
+}

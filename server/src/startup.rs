@@ -35,6 +35,7 @@ use crate::{
     auth::{
         Backend, Passwords,
         csrf::{SiteOrigin, reject_cross_site},
+        device::Devices,
         oauth::{self, OAuth},
         service::AccountService,
         session_lifetime,
@@ -45,8 +46,9 @@ use crate::{
     health::{self, HealthService},
     history::HistoryService,
     locale,
+    mail::Mailer,
     model::{ModelProvider, bedrock::Bedrock},
-    security::{SecurityHeaders, security_headers},
+    security::{SecurityHeaders, real_page_redirects, reject_unreadable_input, security_headers},
     solve::{Solver, events, service::SolveService},
     storage::{Storage, StorageError},
 };
@@ -91,6 +93,8 @@ impl FromRef<AppState> for Storage {
 pub enum StartupError {
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
 }
@@ -150,7 +154,15 @@ impl Application {
         if settings.public_url.port() == Some(0) {
             let _ = settings.public_url.set_port(Some(local_addr.port()));
         }
-        let router = router(&settings, storage.clone(), sessions, solver.clone(), local_addr);
+        let mailer = Mailer::new(&settings.mail)?;
+        let router = router(
+            &settings,
+            storage.clone(),
+            sessions,
+            solver.clone(),
+            mailer,
+            local_addr,
+        );
         Ok(Application {
             listener,
             router,
@@ -232,6 +244,7 @@ fn router(
     storage: Storage,
     sessions: Sessions,
     solver: Arc<Solver>,
+    mailer: Mailer,
     local_addr: SocketAddr,
 ) -> Router {
     let leptos_options = LeptosOptions::builder()
@@ -253,6 +266,12 @@ fn router(
             storage: storage.clone(),
             passwords: passwords.clone(),
             throttle: Throttle::new(storage.clone()),
+            devices: Devices::new(
+                settings.session.key.expose(),
+                settings.public_url.scheme() == "https",
+            ),
+            mailer,
+            public_url: settings.public_url.clone(),
             trust_forwarded_for: settings.trust_forwarded_for,
             providers: Arc::new(
                 settings
@@ -321,6 +340,8 @@ fn router(
             session_lifetime,
         ))
         .layer(auth_layer)
+        .layer(middleware::from_fn(reject_unreadable_input))
+        .layer(middleware::from_fn(real_page_redirects))
         .layer(middleware::from_fn_with_state(
             SiteOrigin::from_url(&settings.public_url),
             reject_cross_site,

@@ -4,21 +4,25 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BACKENDS, Backend, TestApp};
+use common::{BACKENDS, Backend, PASSWORD, TestApp, link_parameter};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use weasel_server::storage::{Role, Subject};
 
-const PASSWORD: &str = "correct horse battery";
-
+/// Signs up and confirms the email, as a person does; the sign-in's response.
 async fn sign_up(app: &TestApp, client: &Client, email: &str) -> reqwest::Response {
+    app.sign_up_and_confirm(client, email, PASSWORD).await
+}
+
+/// Only the first step: the form is sent, the mail not yet opened.
+async fn start_sign_up(app: &TestApp, client: &Client, email: &str, password: &str) -> reqwest::Response {
     app.call(
         client,
         "sign_up",
         &[
             ("email", email),
-            ("password", PASSWORD),
-            ("confirm", PASSWORD),
+            ("password", password),
+            ("confirm", password),
             ("next", "/"),
         ],
     )
@@ -32,6 +36,18 @@ async fn sign_in(app: &TestApp, client: &Client, email: &str, password: &str) ->
         &[("email", email), ("password", password), ("next", "/profile")],
     )
     .await
+}
+
+/// The session's `Set-Cookie` (a sign-in also sets the device cookie).
+fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("weasel_session="))
+        .expect("a session cookie")
+        .to_string()
 }
 
 async fn me(app: &TestApp, client: &Client) -> Value {
@@ -56,7 +72,7 @@ async fn sign_up_sign_out_sign_in() {
             response.headers().get("location").is_none(),
             "the hydrated page navigates itself"
         );
-        let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+        let cookie = session_cookie(&response);
         assert!(cookie.starts_with("weasel_session="), "{cookie}");
         assert!(
             cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
@@ -102,14 +118,33 @@ async fn sign_up_refusals_are_clear_and_write_nothing() {
             StatusCode::OK
         );
 
+        // A taken address answers exactly like a new one; its owner is told.
         let other = app.browser();
-        let (status, body) = error(sign_up(&app, &other, "Taken@example.com").await).await;
-        assert_eq!(
-            (status, body),
-            (StatusCode::CONFLICT, json!("AccountUnavailable")),
-            "{backend:?}"
+        let seen = app.outbox.to("taken@example.com").len();
+        let taken = start_sign_up(&app, &other, "Taken@example.com", "another long passphrase").await;
+        let new = start_sign_up(
+            &app,
+            &app.browser(),
+            "fresh@example.com",
+            "another long passphrase",
+        )
+        .await;
+        assert_eq!(taken.status(), new.status(), "{backend:?}");
+        assert_eq!(taken.text().await.unwrap(), new.text().await.unwrap());
+        let notice = app.mail_to("taken@example.com", seen).await;
+        assert!(notice.body.contains("/forgot-password"), "{}", notice.body);
+        assert!(
+            !notice.body.contains("verify="),
+            "no link that confirms the stranger's sign-up"
         );
         assert_eq!(me(&app, &other).await, Value::Null, "not signed in as the owner");
+        let (status, _) =
+            error(sign_in(&app, &other, "taken@example.com", "another long passphrase").await).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "the owner's password is unchanged"
+        );
 
         let short = [
             ("email", "new@example.com"),
@@ -207,22 +242,10 @@ async fn sessions_renew_on_sign_in_and_old_cookies_die() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let client = app.browser();
     let first = sign_up(&app, &client, "fix@example.com").await;
-    let first_cookie = first.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let first_cookie = session_cookie(&first).split(';').next().unwrap().to_string();
     app.call(&client, "sign_out", &[]).await;
     let second = sign_in(&app, &client, "fix@example.com", PASSWORD).await;
-    let second_cookie = second.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let second_cookie = session_cookie(&second).split(';').next().unwrap().to_string();
     assert_ne!(first_cookie, second_cookie, "a new session id at sign-in");
 
     // Replaying the cookie of the signed-out session gives nothing.
@@ -298,7 +321,7 @@ async fn cookies_are_secure_when_the_site_is_https() {
     })
     .await;
     let response = sign_up(&app, &app.browser(), "secure@example.com").await;
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let cookie = session_cookie(&response);
     assert!(
         cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
@@ -508,7 +531,20 @@ async fn plain_html_forms_work_without_javascript() {
     ];
     let accepted = post_form(&app, &client, &referer, &form).await;
     assert_eq!(accepted.status(), StatusCode::FOUND);
-    assert_eq!(accepted.headers()["location"], "/profile");
+    assert_eq!(accepted.headers()["location"], "/sign-up?sent=1&next=/profile");
+    let page = client
+        .get(app.url("/sign-up?sent=1&next=/profile"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("확인 메일을 보냈어요"),
+        "the page says where to look"
+    );
     app.stop().await;
 }
 
@@ -551,4 +587,287 @@ async fn the_language_follows_the_browser_and_the_switch() {
         .unwrap();
     assert_eq!(evil.headers()["location"], "/", "no open redirect");
     app.stop().await;
+}
+
+/// The outside assessment sent 40 guesses at once: all were evaluated (the
+/// block was checked before the hash, the failure recorded after it).
+#[tokio::test]
+async fn parallel_guesses_are_counted_before_the_password_is_checked() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        sign_up(&app, &app.browser(), "parallel@example.com").await;
+        let guesses = (0..40).map(|i| {
+            let app = &app;
+            async move {
+                // Strangers: no device cookie. One of them has the password.
+                let password = if i == 20 { PASSWORD } else { "a wrong guess here" };
+                sign_in(app, &app.browser(), "parallel@example.com", password)
+                    .await
+                    .status()
+            }
+        });
+        let statuses = futures_util::future::join_all(guesses).await;
+        let evaluated = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED || **s == StatusCode::OK)
+            .count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert!(
+            evaluated <= 5,
+            "{backend:?}: {evaluated} of 40 were checked: {statuses:?}"
+        );
+        assert_eq!(evaluated + refused, 40, "{statuses:?}");
+        app.stop().await;
+    }
+}
+
+/// Five wrong passwords from anyone locked the real owner out, even with the
+/// right password; a browser that signed in to the account before is now
+/// limited on its own.
+#[tokio::test]
+async fn strangers_cannot_lock_the_owner_out() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let owner = app.browser();
+        sign_up(&app, &owner, "owner@example.com").await;
+        app.call(&owner, "sign_out", &[]).await;
+
+        let stranger = app.browser();
+        for _ in 0..6 {
+            sign_in(&app, &stranger, "owner@example.com", "let me in please").await;
+        }
+        // Even the right password is refused to an unknown device while it cools down.
+        let (status, _) = error(sign_in(&app, &app.browser(), "owner@example.com", PASSWORD).await).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{backend:?}");
+        // The owner's browser carries its device cookie and gets in.
+        let response = sign_in(&app, &owner, "owner@example.com", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
+        assert_eq!(me(&app, &owner).await["email"], "owner@example.com");
+        // A device cookie names one account: it does not help with another.
+        sign_up(&app, &app.browser(), "second@example.com").await;
+        for _ in 0..6 {
+            sign_in(&app, &stranger, "second@example.com", "let me in please").await;
+        }
+        let (status, _) = error(sign_in(&app, &owner, "second@example.com", PASSWORD).await).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn sign_up_is_rate_limited_per_address() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for i in 0..100 {
+        let response = start_sign_up(
+            &app,
+            &app.browser(),
+            &format!("student{i}@school.example"),
+            PASSWORD,
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK, "sign-up {i}");
+    }
+    let (status, body) = error(start_sign_up(&app, &app.browser(), "bot@example.com", PASSWORD).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        app.storage()
+            .await
+            .user_by_email("bot@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn guessable_passwords_are_refused_with_the_reason() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for (password, problem) in [
+        ("password123", "PasswordTooCommon"),
+        ("qwertyuiop", "PasswordTooCommon"),
+        ("aaaaaaaaaaaa", "PasswordPattern"),
+        ("19990101abc", "PasswordDate"),
+    ] {
+        let form = [
+            ("email", "weak@example.com"),
+            ("password", password),
+            ("confirm", password),
+            ("next", "/"),
+        ];
+        let (status, body) = error(app.call(&app.browser(), "sign_up", &form).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{password}");
+        assert_eq!(
+            body,
+            json!({"Invalid": [{"field": "Password", "problem": problem}]}),
+            "{password}"
+        );
+    }
+    app.stop().await;
+}
+
+/// Sign-up only sends a link; nobody is signed in until it is opened and the
+/// password entered with it, so an address someone else registered never
+/// becomes theirs.
+#[tokio::test]
+async fn an_email_is_confirmed_by_its_link_and_the_password_together() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let client = app.browser();
+        let response = start_sign_up(&app, &client, "new@example.com", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
+        assert_eq!(me(&app, &client).await, Value::Null, "not signed in yet");
+        let first = app.mail_to("new@example.com", 0).await;
+        assert!(
+            first.subject.contains("이메일"),
+            "Korean by default: {}",
+            first.subject
+        );
+        let old_token = link_parameter(&first, "/sign-in", "verify");
+
+        // Without the link: refused, and the link is sent again.
+        let (status, body) = error(sign_in(&app, &client, "new@example.com", PASSWORD).await).await;
+        assert_eq!((status, body), (StatusCode::FORBIDDEN, json!("EmailUnverified")));
+        let again = app.mail_to("new@example.com", 1).await;
+        assert_ne!(link_parameter(&again, "/sign-in", "verify"), old_token);
+        let with = |token: &str, password: &str| {
+            let form = [
+                ("email", "new@example.com".to_string()),
+                ("password", password.to_string()),
+                ("next", "/".to_string()),
+                ("verify", token.to_string()),
+            ];
+            app.client.post(app.url("/api/sign_in")).form(&form).send()
+        };
+        // The link alone (someone who reads the mail but not the password) is not enough.
+        assert_eq!(
+            with(&old_token, "not the password").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        // Another account's link does not confirm this one.
+        start_sign_up(&app, &app.browser(), "other@example.com", PASSWORD).await;
+        let others = link_parameter(&app.mail_to("other@example.com", 0).await, "/sign-in", "verify");
+        assert_eq!(
+            with(&others, PASSWORD).await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+
+        // Any of the links it was sent works, once.
+        let form = [
+            ("email", "new@example.com"),
+            ("password", PASSWORD),
+            ("next", "/"),
+            ("verify", old_token.as_str()),
+        ];
+        assert_eq!(app.call(&client, "sign_in", &form).await.status(), StatusCode::OK);
+        assert_eq!(me(&app, &client).await["email"], "new@example.com");
+        // Confirmed for good: later sign-ins need no link.
+        app.call(&client, "sign_out", &[]).await;
+        assert_eq!(
+            sign_in(&app, &client, "new@example.com", PASSWORD).await.status(),
+            StatusCode::OK
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_by_mail_once_within_15_minutes() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let laptop = app.signed_up("forgot@example.com").await;
+        let seen = app.outbox.to("forgot@example.com").len();
+
+        // Unknown addresses get the same answer and no mail.
+        let unknown = app
+            .call(
+                &app.browser(),
+                "forgot_password",
+                &[("email", "nobody@example.com")],
+            )
+            .await;
+        let known = app
+            .call(
+                &app.browser(),
+                "forgot_password",
+                &[("email", "Forgot@example.com")],
+            )
+            .await;
+        assert_eq!(unknown.status(), StatusCode::OK, "{backend:?}");
+        assert_eq!(known.status(), StatusCode::OK);
+        assert_eq!(unknown.text().await.unwrap(), known.text().await.unwrap());
+        let mail = app.mail_to("forgot@example.com", seen).await;
+        assert!(app.outbox.to("nobody@example.com").is_empty());
+        let token = link_parameter(&mail, "/reset-password", "token");
+
+        let reset = |token: String, password: &'static str| {
+            let form = [
+                ("token", token),
+                ("password", password.into()),
+                ("confirm", password.into()),
+            ];
+            app.client.post(app.url("/api/reset_password")).form(&form).send()
+        };
+        let (status, body) = error(reset(token.clone(), "password123").await.unwrap()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            reset(token.clone(), "a fresh start for me")
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+        // Single use.
+        let (status, body) = error(reset(token, "yet another passphrase").await.unwrap()).await;
+        assert_eq!((status, body), (StatusCode::GONE, json!("LinkExpired")));
+        // Every session ended; only the new password works.
+        assert_eq!(me(&app, &laptop).await, Value::Null, "the old session ended");
+        assert_eq!(
+            sign_in(&app, &app.browser(), "forgot@example.com", PASSWORD)
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            sign_in(&app, &app.browser(), "forgot@example.com", "a fresh start for me")
+                .await
+                .status(),
+            StatusCode::OK
+        );
+
+        // A link older than 15 minutes does not work.
+        let seen = app.outbox.to("forgot@example.com").len();
+        app.call(
+            &app.browser(),
+            "forgot_password",
+            &[("email", "forgot@example.com")],
+        )
+        .await;
+        let token = link_parameter(
+            &app.mail_to("forgot@example.com", seen).await,
+            "/reset-password",
+            "token",
+        );
+        let storage = app.storage().await;
+        match &storage {
+            weasel_server::storage::Storage::Sqlite(pool) => {
+                sqlx::query("UPDATE email_tokens SET expires_at = expires_at - 15 * 60 * 1000 - 1")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            weasel_server::storage::Storage::Postgres(pool) => {
+                sqlx::query("UPDATE email_tokens SET expires_at = expires_at - 15 * 60 * 1000 - 1")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        }
+        let (status, _) = error(reset(token, "too late for this one").await.unwrap()).await;
+        assert_eq!(status, StatusCode::GONE);
+        app.stop().await;
+    }
 }

@@ -163,3 +163,246 @@ async fn pages_finish_while_other_applications_start() {
         app.await.unwrap();
     }
 }
+
+/// The page's scripts carry the nonce its Content-Security-Policy allows, a
+/// new one every response; every response says nosniff and no framing.
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    let mut nonces = Vec::new();
+    for _ in 0..2 {
+        let response = app.get("/").await;
+        let headers = response.headers().clone();
+        let csp = headers["content-security-policy"].to_str().unwrap().to_string();
+        let html = response.text().await.unwrap();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("a nonce in the policy")
+            .to_string();
+        assert!(nonce.len() >= 22, "{nonce}");
+        for directive in [
+            "'strict-dynamic'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{directive} in {csp}");
+        }
+        assert!(
+            !csp.split(';')
+                .any(|d| d.contains("script-src") && d.contains("unsafe-inline"))
+        );
+        let scripts = html.matches("<script").count();
+        assert!(scripts >= 1, "{html}");
+        assert_eq!(
+            html.matches(&format!("<script type=\"module\" nonce=\"{nonce}\""))
+                .count()
+                + html.matches(&format!("<script nonce=\"{nonce}\"")).count(),
+            scripts,
+            "every script carries this response's nonce"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert!(headers.contains_key("referrer-policy"));
+        assert!(!headers.contains_key("strict-transport-security"), "plain http");
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1], "a new nonce every response");
+    for path in ["/healthz", "/pkg/weasel.css", "/no/such/page"] {
+        let response = app.get(path).await;
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert!(
+            response.headers().contains_key("content-security-policy"),
+            "{path}"
+        );
+    }
+    app.stop().await;
+
+    let https = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.public_url = "https://weasel.example/".parse().unwrap();
+    })
+    .await;
+    let response = https.get("/healthz").await;
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=31536000")
+    );
+    https.stop().await;
+}
+
+/// `/` + TAB + `/evil.example` was followed by browsers as `//evil.example`;
+/// control characters in `next` dropped the connection.
+#[tokio::test]
+async fn redirect_targets_stay_on_this_site() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    for next in [
+        "/%09/evil.example",
+        "/%0a/evil.example",
+        "/%0d%0aSet-Cookie:%20x=1",
+        "//evil.example",
+        "/%5Cevil.example",
+    ] {
+        let response = app.get(&format!("/lang/en?next={next}")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(response.headers()["location"], "/", "{next}");
+    }
+    // The sign-in form without JavaScript, with control characters in `next`.
+    let client = app.signed_up("redirect@example.com").await;
+    app.call(&client, "sign_out", &[]).await;
+    for next in ["/\t/evil.example", "/\r\nSet-Cookie: x=1", "/\u{1}"] {
+        let response = client
+            .post(app.url("/api/sign_in"))
+            .header("accept", "text/html")
+            .form(&[
+                ("email", "redirect@example.com"),
+                ("password", "correct horse battery"),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        assert_eq!(response.status(), StatusCode::FOUND, "{next:?}");
+        assert_eq!(response.headers()["location"], "/", "{next:?}");
+        app.call(&client, "sign_out", &[]).await;
+    }
+    app.stop().await;
+}
+
+/// A client that does not ask for HTML got 200 and a Location header.
+#[tokio::test]
+async fn signed_out_pages_redirect_whatever_the_client_accepts() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    for path in ["/profile", "/c/1", "/search?q=x"] {
+        for accept in [None, Some("*/*"), Some("text/html")] {
+            let mut request = app.client.get(app.url(path));
+            if let Some(accept) = accept {
+                request = request.header("accept", accept);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FOUND, "{path} {accept:?}");
+            assert!(
+                response.headers()["location"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("/sign-in?next="),
+                "{path}"
+            );
+        }
+    }
+    app.stop().await;
+}
+
+/// Every malformed body was a 500 ("deserializing server function
+/// results"); NUL bytes reached PostgreSQL. Now each is a 4xx with an error
+/// the page words in the reader's language, and nothing is written.
+#[tokio::test]
+async fn malformed_requests_are_4xx_and_write_nothing() {
+    for backend in common::BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let client = app.signed_up("input@example.com").await;
+        let post = |function: &str, content_type: &str, body: Vec<u8>| {
+            client
+                .post(app.url(&format!("/api/{function}")))
+                .header("content-type", content_type.to_string())
+                .body(body)
+                .send()
+        };
+        let form = "application/x-www-form-urlencoded";
+        let cases: Vec<(&str, &str, Vec<u8>, StatusCode, serde_json::Value)> = vec![
+            (
+                "conversation",
+                form,
+                b"id=abc".to_vec(),
+                StatusCode::BAD_REQUEST,
+                serde_json::json!("BadRequest"),
+            ),
+            (
+                "conversation",
+                form,
+                b"id=99999999999999999999".to_vec(),
+                StatusCode::BAD_REQUEST,
+                serde_json::json!("BadRequest"),
+            ),
+            (
+                "ask",
+                form,
+                b"subject=math".to_vec(),
+                StatusCode::BAD_REQUEST,
+                serde_json::json!("BadRequest"),
+            ),
+            (
+                "ask",
+                "application/json",
+                br#"{"subject":"math","question":"x"}"#.to_vec(),
+                StatusCode::BAD_REQUEST,
+                serde_json::json!("BadRequest"),
+            ),
+            (
+                "ask",
+                form,
+                b"subject=math&question=%FF%FE".to_vec(),
+                StatusCode::BAD_REQUEST,
+                serde_json::json!("BadRequest"),
+            ),
+            (
+                "ask",
+                form,
+                b"subject=math&question=a\xff\xfeb".to_vec(),
+                StatusCode::BAD_REQUEST,
+                serde_json::json!("BadRequest"),
+            ),
+            (
+                "ask",
+                form,
+                b"subject=math&question=a%00b".to_vec(),
+                StatusCode::BAD_REQUEST,
+                serde_json::json!("BadRequest"),
+            ),
+            (
+                "rename",
+                form,
+                b"id=1&title=a%00".to_vec(),
+                StatusCode::BAD_REQUEST,
+                serde_json::json!("BadRequest"),
+            ),
+            (
+                "ask",
+                form,
+                [b"subject=math&question=".as_slice(), &vec![b'x'; 3 * 1024 * 1024]].concat(),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                serde_json::json!("TooLarge"),
+            ),
+        ];
+        for (function, content_type, body, status, error) in cases {
+            let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).to_string();
+            let response = post(function, content_type, body).await.unwrap();
+            assert_eq!(response.status(), status, "{backend:?} {function} {shown}");
+            assert_eq!(
+                response.json::<serde_json::Value>().await.unwrap(),
+                error,
+                "{function} {shown}"
+            );
+        }
+        let me = app
+            .storage()
+            .await
+            .user_by_email("input@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            app.storage()
+                .await
+                .conversations(me.id, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend:?}: nothing written"
+        );
+        app.stop().await;
+    }
+}

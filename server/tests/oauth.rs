@@ -117,7 +117,11 @@ async fn an_unverified_email_never_takes_over_a_password_account() {
         ("confirm", "a long secret phrase"),
         ("next", "/"),
     ];
-    assert_eq!(app.call(&owner, "sign_up", &form).await.status(), StatusCode::OK);
+    let _ = form;
+    let confirmed = app
+        .sign_up_and_confirm(&owner, "owner@example.com", "a long secret phrase")
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
 
     let attacker = app.browser();
     let person = [
@@ -213,4 +217,80 @@ async fn a_forged_or_stale_callback_is_refused() {
     let unknown = client.get(app.url("/auth/facebook/start")).send().await.unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     app.stop().await;
+}
+
+/// Pre-account takeover: someone registers the victim's address with a
+/// password of their own. When the victim signs in through a provider that
+/// vouches for the address, that password and every session of the account
+/// are gone, and the account is theirs.
+#[tokio::test]
+async fn a_vouched_provider_sign_in_takes_back_an_unverified_account() {
+    for backend in common::BACKENDS {
+        let app = with_mock(backend).await;
+        let attacker = app.browser();
+        let form = [
+            ("email", "victim@example.com"),
+            ("password", "attacker knows this"),
+            ("confirm", "attacker knows this"),
+            ("next", "/"),
+        ];
+        assert_eq!(
+            app.call(&attacker, "sign_up", &form).await.status(),
+            StatusCode::OK
+        );
+
+        // An unverified account with a live session (made before email
+        // verification existed): its session must end too.
+        let legacy = app.signed_up("legacy@example.com").await;
+        let storage = app.storage().await;
+        match &storage {
+            weasel_server::storage::Storage::Sqlite(pool) => {
+                sqlx::query("UPDATE users SET email_verified_at = NULL")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            weasel_server::storage::Storage::Postgres(pool) => {
+                sqlx::query("UPDATE users SET email_verified_at = NULL")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        }
+        assert_eq!(me(&app, &legacy).await["email"], "legacy@example.com");
+
+        for (email, sub) in [
+            ("victim@example.com", "victim-1"),
+            ("legacy@example.com", "legacy-1"),
+        ] {
+            let victim = app.browser();
+            let person = [("sub", sub), ("email", email), ("email_verified", "true")];
+            assert_eq!(
+                sign_in_with(&app, &victim, "google", &person).await,
+                "/profile",
+                "{backend:?}"
+            );
+            let user = me(&app, &victim).await;
+            assert_eq!(
+                (user["email"].as_str(), user["has_password"].as_bool()),
+                (Some(email), Some(false)),
+                "the password someone else may have set is gone"
+            );
+        }
+        assert_eq!(me(&app, &legacy).await, Value::Null, "every other session ended");
+        let attempt = app
+            .call(
+                &attacker,
+                "sign_in",
+                &[
+                    ("email", "victim@example.com"),
+                    ("password", "attacker knows this"),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        assert_eq!(attempt.status(), StatusCode::UNAUTHORIZED);
+        storage.close().await;
+        app.stop().await;
+    }
 }

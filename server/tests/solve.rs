@@ -38,6 +38,7 @@ async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
         email: "solver@example.com",
         display_name: "학생",
         password_hash: None,
+        email_verified: true,
     };
     let user = storage.create_user(&new).await.unwrap().id;
     Setup {
@@ -296,6 +297,7 @@ async fn follow_ups_send_the_whole_conversation() {
             email: "other@example.com",
             display_name: "x",
             password_hash: None,
+            email_verified: true,
         })
         .await
         .unwrap();

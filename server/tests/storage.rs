@@ -12,6 +12,7 @@ async fn user(storage: &Storage, email: &str) -> UserId {
         email,
         display_name: "학생",
         password_hash: None,
+        email_verified: true,
     };
     storage.create_user(&new).await.expect("create user").id
 }
@@ -73,6 +74,7 @@ async fn a_taken_email_is_a_conflict_not_a_crash() {
             email: "same@example.com",
             display_name: "other",
             password_hash: None,
+            email_verified: true,
         };
         let err = storage.create_user(&again).await.unwrap_err();
         assert!(matches!(err, StorageError::Conflict(_)), "{backend:?}: {err:?}");

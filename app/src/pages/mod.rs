@@ -7,7 +7,7 @@ mod profile;
 mod share;
 mod solve;
 
-pub use auth::{RequireUser, SignIn, SignUp};
+pub use auth::{ForgotPassword, RequireUser, ResetPassword, SignIn, SignUp};
 pub use history::SearchPage;
 pub use profile::Profile;
 pub use share::SharedPage;

@@ -3,6 +3,7 @@
 //! server functions call (through `app::ports::Accounts`).
 
 pub mod csrf;
+pub mod device;
 pub mod oauth;
 pub mod password;
 pub mod service;

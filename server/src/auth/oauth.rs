@@ -6,7 +6,9 @@
 //! 2. a signed-in user who starts the flow links the identity to themselves;
 //! 3. otherwise an existing account with the same email is linked only when
 //!    the provider says it verified that email; if it does not, the person is
-//!    asked to sign in with their password first;
+//!    asked to sign in with their password first. An existing account whose
+//!    owner never verified the email loses its password and every session
+//!    first (someone else may have registered the address);
 //! 4. otherwise a new account (without password) is created.
 
 use std::sync::Arc;
@@ -352,6 +354,15 @@ async fn account_for(
         if !profile.email_verified {
             return Ok(Err(Failure::EmailExists));
         }
+        // The provider proved the address is this person's. If the account's
+        // owner never did, whoever set its password may have been someone
+        // else (pre-account takeover): that password and every session go.
+        let existing = if existing.email_verified() {
+            existing
+        } else {
+            tracing::warn!(user = %existing.id, provider = id, "unverified account claimed through OAuth: password cleared, sessions ended");
+            storage.claim_unverified(existing.id).await?
+        };
         storage
             .link_identity(existing.id, id, &profile.subject, Some(email))
             .await?;
@@ -369,6 +380,7 @@ async fn account_for(
             email,
             display_name: &name,
             password_hash: None,
+            email_verified: profile.email_verified && profile.email.is_some(),
         })
         .await?;
     storage

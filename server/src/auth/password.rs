@@ -23,29 +23,9 @@ fn argon2() -> Argon2<'static> {
 pub const MIN_LENGTH: usize = 10;
 pub const MAX_LENGTH: usize = 128;
 
-/// Passwords too common to allow, whatever their length.
-const COMMON: &[&str] = &[
-    "1234567890",
-    "12345678910",
-    "0123456789",
-    "1q2w3e4r5t",
-    "qwertyuiop",
-    "1qaz2wsx3edc",
-    "password12",
-    "password123",
-    "password1234",
-    "iloveyou12",
-    "qwerty1234",
-    "asdfghjkl1",
-    "aaaaaaaaaa",
-    "abcdefghij",
-    "abcd123456",
-    "a123456789",
-    "1111111111",
-    "zxcvbnm123",
-    "qwer123456",
-    "sarang1234",
-];
+/// zxcvbn's score a new password needs: 3 is "safely unguessable"
+/// (about 10^8 guesses), enough against an online attack and a slow hash.
+const MIN_SCORE: u8 = 3;
 
 #[derive(Clone)]
 pub struct Passwords {
@@ -125,6 +105,9 @@ pub fn normalize_email(raw: &str) -> Result<String, Problem> {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
+                // Reserved names never receive mail; `.invalid` is what
+                // accounts made without an email get (see `oauth`).
+                && ![".invalid", ".localhost", ".local"].iter().any(|tld| domain.ends_with(tld))
         });
     if valid {
         Ok(email)
@@ -143,8 +126,6 @@ pub fn check_new_password(email: &str, password: &str, confirm: &str) -> Vec<Fie
         Some(Problem::PasswordTooShort)
     } else if length > MAX_LENGTH {
         Some(Problem::PasswordTooLong)
-    } else if COMMON.contains(&password.to_lowercase().as_str()) {
-        Some(Problem::PasswordTooCommon)
     } else if !email.is_empty()
         && password
             .to_lowercase()
@@ -152,7 +133,7 @@ pub fn check_new_password(email: &str, password: &str, confirm: &str) -> Vec<Fie
     {
         Some(Problem::PasswordContainsEmail)
     } else {
-        None
+        weakness(email, password)
     };
     if let Some(problem) = problem {
         errors.push(FieldError {
@@ -167,6 +148,38 @@ pub fn check_new_password(email: &str, password: &str, confirm: &str) -> Vec<Fie
         });
     }
     errors
+}
+
+/// Why zxcvbn (whose lists hold the common and breached passwords, names
+/// and words) would guess `password` too soon, if it would.
+fn weakness(email: &str, password: &str) -> Option<Problem> {
+    use zxcvbn::feedback::Warning;
+    let mut inputs: Vec<&str> = email
+        .split(['@', '.', '_', '-', '+'])
+        .filter(|p| p.len() > 2)
+        .collect();
+    inputs.extend(["weasel", "wease1"]);
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    if u8::from(estimate.score()) >= MIN_SCORE {
+        return None;
+    }
+    Some(match estimate.feedback().and_then(|f| f.warning()) {
+        Some(
+            Warning::ThisIsATop10Password
+            | Warning::ThisIsATop100Password
+            | Warning::ThisIsACommonPassword
+            | Warning::ThisIsSimilarToACommonlyUsedPassword,
+        ) => Problem::PasswordTooCommon,
+        Some(
+            Warning::StraightRowsOfKeysAreEasyToGuess
+            | Warning::ShortKeyboardPatternsAreEasyToGuess
+            | Warning::RepeatsLikeAaaAreEasyToGuess
+            | Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess
+            | Warning::SequencesLikeAbcAreEasyToGuess,
+        ) => Problem::PasswordPattern,
+        Some(Warning::RecentYearsAreEasyToGuess | Warning::DatesAreOftenEasyToGuess) => Problem::PasswordDate,
+        _ => Problem::PasswordGuessable,
+    })
 }
 
 #[cfg(test)]
@@ -188,6 +201,8 @@ mod tests {
             "a b@c.com",
             "a@.com",
             "a@com.",
+            "github-12@users.invalid",
+            "me@host.localhost",
         ] {
             assert_eq!(normalize_email(bad), Err(Problem::EmailInvalid), "{bad}");
         }
@@ -209,6 +224,19 @@ mod tests {
             [Problem::PasswordTooLong]
         );
         assert_eq!(problems("1234567890", "1234567890"), [Problem::PasswordTooCommon]);
+        // Long enough, but guessed in minutes by anyone with zxcvbn's lists.
+        assert_eq!(
+            problems("password123", "password123"),
+            [Problem::PasswordTooCommon]
+        );
+        assert_eq!(problems("sarang1234", "sarang1234"), [Problem::PasswordTooCommon]);
+        assert_eq!(problems("aaaaaaaaaa", "aaaaaaaaaa"), [Problem::PasswordPattern]);
+        assert_eq!(problems("19990101abc", "19990101abc"), [Problem::PasswordDate]);
+        assert_eq!(
+            problems("Tr0ub4dour&3", "Tr0ub4dour&3"),
+            [Problem::PasswordGuessable]
+        );
+        assert_eq!(problems("blue-river-42-kite", "blue-river-42-kite"), []);
         assert_eq!(
             problems("minji-is-great", "minji-is-great"),
             [Problem::PasswordContainsEmail]

@@ -1,29 +1,37 @@
-//! Sign-in throttling: each failure for an account (or a client address)
-//! slows the next answer a little; past a threshold the key is blocked, for
-//! twice as long at every further failure. A success clears the account's
-//! counter; old failures are forgotten after a quiet window.
+//! Sign-in throttling. Every attempt is counted *before* the password is
+//! checked, in one statement per key (see [`Storage::count_attempt`]), so
+//! parallel guesses cannot all be evaluated. Past a threshold the key cools
+//! down, for twice as long each time. A success gives its attempt back.
+//!
+//! The per-account limit is not a weapon against the owner: a browser that
+//! signed in to the account before carries a device cookie
+//! (`super::device`), and its attempts are limited per device instead of
+//! per account, so strangers' wrong guesses do not lock it out.
 
 use std::time::Duration;
 
-use crate::storage::{Storage, StorageError, ThrottleState, now_millis};
+use crate::storage::{Limits, Storage, StorageError, now_millis};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
-    /// Failures allowed before blocking.
+    /// Attempts admitted before the key cools down.
     pub threshold: i64,
     pub first_block: Duration,
     pub longest_block: Duration,
-    /// A key with no failure for this long starts from zero again.
+    /// A key with no attempt for this long starts from zero again.
     pub forget_after: Duration,
 }
 
-/// One account: five tries, then 1 min, 2 min, 4 min … up to 15 min.
+/// One account from unknown devices: five tries, then 1 min, 2, 4, 8, 15.
 pub const ACCOUNT: Policy = Policy {
     threshold: 5,
     first_block: Duration::from_secs(60),
     longest_block: Duration::from_secs(15 * 60),
     forget_after: Duration::from_secs(30 * 60),
 };
+
+/// One known device of one account: the same numbers, its own counter.
+pub const DEVICE: Policy = ACCOUNT;
 
 /// One client address. Generous, because a whole school can share one
 /// address behind NAT; it stops password spraying, not a forgetful class.
@@ -34,9 +42,33 @@ pub const ADDRESS: Policy = Policy {
     forget_after: Duration::from_secs(30 * 60),
 };
 
-#[derive(Clone)]
-pub struct Throttle {
-    storage: Storage,
+/// Sign-ups from one client address: a school signing up together (one
+/// address behind NAT) fits; a script making accounts by the thousand does not.
+pub const SIGN_UP: Policy = Policy {
+    threshold: 100,
+    first_block: Duration::from_secs(10 * 60),
+    longest_block: Duration::from_secs(60 * 60),
+    forget_after: Duration::from_secs(60 * 60),
+};
+
+/// Reset mails per address asked for: a few an hour, so nobody can flood
+/// an inbox; and per client address.
+pub const RESET_ACCOUNT: Policy = Policy {
+    threshold: 5,
+    first_block: Duration::from_secs(15 * 60),
+    longest_block: Duration::from_secs(60 * 60),
+    forget_after: Duration::from_secs(60 * 60),
+};
+
+pub const RESET_ADDRESS: Policy = Policy {
+    threshold: 30,
+    first_block: Duration::from_secs(15 * 60),
+    longest_block: Duration::from_secs(60 * 60),
+    forget_after: Duration::from_secs(60 * 60),
+};
+
+pub fn reset_key(email_or_address: &str) -> String {
+    format!("reset:{email_or_address}")
 }
 
 pub fn account_key(email: &str) -> String {
@@ -47,54 +79,68 @@ pub fn address_key(address: &str) -> String {
     format!("address:{address}")
 }
 
+pub fn device_key(device: &str) -> String {
+    format!("device:{device}")
+}
+
+pub fn sign_up_key(address: &str) -> String {
+    format!("sign-up:{address}")
+}
+
+impl Policy {
+    fn limits(&self, now: i64) -> Limits {
+        let block = |doublings: u32| {
+            self.first_block
+                .saturating_mul(1 << doublings)
+                .min(self.longest_block)
+                .as_millis() as i64
+        };
+        Limits {
+            forget_before: now - self.forget_after.as_millis() as i64,
+            threshold: self.threshold,
+            blocks: [block(0), block(1), block(2), block(3), block(4)],
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Throttle {
+    storage: Storage,
+}
+
 impl Throttle {
     pub fn new(storage: Storage) -> Self {
         Throttle { storage }
     }
 
-    /// How long the caller must still wait, if any of the keys is blocked.
-    pub async fn blocked_for(&self, keys: &[&str]) -> Result<Option<Duration>, StorageError> {
+    /// Counts an attempt against every key. `Err(wait)` when one of them is
+    /// cooling down; otherwise how long to hold the answer back should the
+    /// attempt fail (a little more for each recent attempt).
+    pub async fn attempt(&self, keys: &[(&str, Policy)]) -> Result<Result<Duration, Duration>, StorageError> {
         let now = now_millis();
-        let mut longest = None;
-        for key in keys {
-            if let Some(state) = self.storage.throttle_state(key).await?
-                && state.blocked_until > now
-            {
-                let wait = Duration::from_millis((state.blocked_until - now) as u64);
-                longest = longest.max(Some(wait));
+        let mut refused: Option<Duration> = None;
+        let mut attempts = 0;
+        for (key, policy) in keys {
+            let counted = self.storage.count_attempt(key, now, policy.limits(now)).await?;
+            if !counted.admitted {
+                let wait = Duration::from_millis((counted.blocked_until - now).max(1000) as u64);
+                refused = refused.max(Some(wait));
             }
+            attempts = attempts.max(counted.attempts);
         }
-        Ok(longest)
+        Ok(match refused {
+            Some(wait) => Err(wait),
+            None => Ok(Duration::from_millis(200 * (attempts - 1).clamp(0, 5) as u64)),
+        })
     }
 
-    /// Counts a failure; returns how long to hold the answer back.
-    pub async fn failed(&self, key: &str, policy: Policy) -> Result<Duration, StorageError> {
-        let now = now_millis();
-        let previous = self.storage.throttle_state(key).await?;
-        let failures = match previous {
-            Some(s) if now - s.last_failure_at < policy.forget_after.as_millis() as i64 => s.failures + 1,
-            _ => 1,
-        };
-        let blocked_until = if failures >= policy.threshold {
-            let doublings = (failures - policy.threshold).min(16) as u32;
-            let block = policy
-                .first_block
-                .saturating_mul(1 << doublings)
-                .min(policy.longest_block);
-            now + block.as_millis() as i64
-        } else {
-            0
-        };
-        let state = ThrottleState {
-            failures,
-            last_failure_at: now,
-            blocked_until,
-        };
-        self.storage.put_throttle_state(key, state).await?;
-        Ok(Duration::from_millis(200 * (failures - 1).clamp(0, 5) as u64))
-    }
-
-    pub async fn succeeded(&self, key: &str) -> Result<(), StorageError> {
+    /// After a success: the key starts from zero.
+    pub async fn clear(&self, key: &str) -> Result<(), StorageError> {
         self.storage.clear_throttle(key).await
+    }
+
+    /// After a success: this attempt does not count against a shared key.
+    pub async fn refund(&self, key: &str) -> Result<(), StorageError> {
+        self.storage.refund_attempt(key).await
     }
 }

@@ -36,7 +36,7 @@ use sqlx::{
 pub use conversations::ListCursor;
 pub use model::*;
 pub use search::SearchRow;
-pub use throttle::ThrottleState;
+pub use throttle::{Counted, Limits};
 
 use crate::config::DatabaseSettings;
 

@@ -66,6 +66,14 @@ pub struct User {
     pub password_hash: Option<String>,
     pub auth_stamp: String,
     pub created_at: i64,
+    /// When the owner proved the address is theirs; `None` until then.
+    pub email_verified_at: Option<i64>,
+}
+
+impl User {
+    pub fn email_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
 }
 
 /// Never prints the password hash.
@@ -82,6 +90,24 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub display_name: &'a str,
     pub password_hash: Option<&'a str>,
+    /// Made through a provider that vouched for the address.
+    pub email_verified: bool,
+}
+
+/// What a token sent by mail is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenPurpose {
+    Verify,
+    Reset,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Verify => "verify",
+            TokenPurpose::Reset => "reset",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]

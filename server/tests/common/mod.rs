@@ -8,7 +8,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
 use tokio::{sync::oneshot, task::JoinHandle};
 use weasel_server::{
-    config::{DatabaseSettings, Settings},
+    config::{DatabaseSettings, Secret, Settings},
     startup::Application,
     storage::{Conversation, MessageStatus, NewMessage, Role, Storage, Subject, UserId},
 };
@@ -137,6 +137,8 @@ pub struct TestApp {
     pub metrics_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub database: Option<TestDatabase>,
+    /// Every mail the app sent (through SMTP, to a sink of its own).
+    pub outbox: mail_sink::Outbox,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -150,6 +152,11 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let database = TestDatabase::create(backend).await;
         let mut settings = test_settings(&database.url, Path::new("target/site"));
+        let outbox = mail_sink::Outbox::default();
+        let smtp = mail_sink::spawn_smtp("127.0.0.1:0".parse().unwrap(), outbox.clone())
+            .await
+            .expect("mail sink");
+        settings.mail.smtp_url = Some(Secret::new(format!("smtp://{smtp}")));
         adjust(&mut settings);
         let app = Application::build(&settings).await.expect("application starts");
         let addr = app.local_addr();
@@ -167,6 +174,7 @@ impl TestApp {
             metrics_addr,
             client,
             database: Some(database),
+            outbox,
             stop: Some(stop),
             server: Some(server),
         }
@@ -189,19 +197,48 @@ impl TestApp {
             .expect("client")
     }
 
-    /// A new account, signed in on a fresh browser-like client.
+    /// A new account, its email confirmed, signed in on a fresh browser-like client.
     pub async fn signed_up(&self, email: &str) -> reqwest::Client {
         let client = self.browser();
-        let password = "correct horse battery";
+        let response = self.sign_up_and_confirm(&client, email, PASSWORD).await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "sign-in of {email}");
+        client
+    }
+
+    /// Signs up, opens the confirmation mail's link and signs in there, as a
+    /// person would; returns the sign-in's response.
+    pub async fn sign_up_and_confirm(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let address = email.trim().to_lowercase();
+        let seen = self.outbox.to(&address).len();
         let form = [
             ("email", email),
             ("password", password),
             ("confirm", password),
             ("next", "/"),
         ];
-        let response = self.call(&client, "sign_up", &form).await;
+        let response = self.call(client, "sign_up", &form).await;
         assert_eq!(response.status(), reqwest::StatusCode::OK, "sign-up of {email}");
-        client
+        let token = link_parameter(&self.mail_to(&address, seen).await, "/sign-in", "verify");
+        let form = [
+            ("email", email),
+            ("password", password),
+            ("next", "/"),
+            ("verify", &token),
+        ];
+        self.call(client, "sign_in", &form).await
+    }
+
+    /// The next mail to `address` after the `seen` it already had.
+    pub async fn mail_to(&self, address: &str, seen: usize) -> mail_sink::Mail {
+        self.outbox
+            .wait_for(address, seen, std::time::Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no mail to {address} within 10 s"))
     }
 
     /// Calls a server function the way the hydrated page does (form-encoded, JSON back).
@@ -234,6 +271,23 @@ impl TestApp {
         }
         self.database.take();
     }
+}
+
+/// The password the helpers sign up with.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The value of `parameter` in the mail's link to `path`.
+pub fn link_parameter(mail: &mail_sink::Mail, path: &str, parameter: &str) -> String {
+    mail.links()
+        .iter()
+        .filter_map(|link| url::Url::parse(link).ok())
+        .filter(|url| url.path() == path)
+        .find_map(|url| {
+            url.query_pairs()
+                .find(|(k, _)| k == parameter)
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_else(|| panic!("no {path}?{parameter}= link in {:?}", mail.body))
 }
 
 pub fn test_settings(database_url: &str, site_root: &Path) -> Settings {

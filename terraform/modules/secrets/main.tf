@@ -1,5 +1,5 @@
 # The app's secret: one JSON document in Secrets Manager whose keys are the
-# environment variables (DATABASE_URL, WEASEL_SESSION_KEY and the OAuth
+# environment variables (DATABASE_URL, WEASEL_SESSION_KEY, WEASEL_SMTP_URL and the OAuth
 # client ids and secrets). Terraform creates the secret, never its value:
 # values are put with `aws secretsmanager put-secret-value` (docs/deploy.md),
 # so they never enter the Terraform state. The External Secrets Operator

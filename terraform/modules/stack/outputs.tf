@@ -29,7 +29,7 @@ output "database_master_secret_arn" {
 }
 
 output "app_secret_arn" {
-  description = "Put DATABASE_URL, WEASEL_SESSION_KEY and OAuth secrets here."
+  description = "Put DATABASE_URL, WEASEL_SESSION_KEY, WEASEL_SMTP_URL and OAuth secrets here."
   value       = module.secrets.arn
 }
 
