@@ -106,16 +106,11 @@ async fn run(n: usize) {
         ("confirm", "correct horse battery"),
         ("next", "/"),
     ];
-    assert!(
-        client
-            .post(url("/api/sign_up"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
+    let post_ok = |path: &str, form: &[(&str, &str)]| {
+        let request = client.post(url(path)).form(form);
+        async move { assert!(request.send().await.unwrap().status().is_success()) }
+    };
+    post_ok("/api/sign_up", &form).await;
     let mail = outbox
         .wait_for("bench@example.com", 0, Duration::from_secs(10))
         .await
@@ -131,16 +126,7 @@ async fn run(n: usize) {
         ("next", "/"),
         ("verify", token.as_str()),
     ];
-    assert!(
-        client
-            .post(url("/api/sign_in"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
+    post_ok("/api/sign_in", &form).await;
 
     let base_rss = rss_kib();
     let started = Instant::now();

@@ -851,21 +851,8 @@ async fn a_forgotten_password_is_reset_by_mail_once_within_15_minutes() {
             "/reset-password",
             "token",
         );
-        let storage = app.storage().await;
-        match &storage {
-            weasel_server::storage::Storage::Sqlite(pool) => {
-                sqlx::query("UPDATE email_tokens SET expires_at = expires_at - 15 * 60 * 1000 - 1")
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-            weasel_server::storage::Storage::Postgres(pool) => {
-                sqlx::query("UPDATE email_tokens SET expires_at = expires_at - 15 * 60 * 1000 - 1")
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-        }
+        app.execute("UPDATE email_tokens SET expires_at = expires_at - 15 * 60 * 1000 - 1")
+            .await;
         let (status, _) = error(reset(token, "too late for this one").await.unwrap()).await;
         assert_eq!(status, StatusCode::GONE);
         app.stop().await;

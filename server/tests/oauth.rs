@@ -242,21 +242,7 @@ async fn a_vouched_provider_sign_in_takes_back_an_unverified_account() {
         // An unverified account with a live session (made before email
         // verification existed): its session must end too.
         let legacy = app.signed_up("legacy@example.com").await;
-        let storage = app.storage().await;
-        match &storage {
-            weasel_server::storage::Storage::Sqlite(pool) => {
-                sqlx::query("UPDATE users SET email_verified_at = NULL")
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-            weasel_server::storage::Storage::Postgres(pool) => {
-                sqlx::query("UPDATE users SET email_verified_at = NULL")
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-        }
+        app.execute("UPDATE users SET email_verified_at = NULL").await;
         assert_eq!(me(&app, &legacy).await["email"], "legacy@example.com");
 
         for (email, sub) in [
@@ -290,7 +276,6 @@ async fn a_vouched_provider_sign_in_takes_back_an_unverified_account() {
             )
             .await;
         assert_eq!(attempt.status(), StatusCode::UNAUTHORIZED);
-        storage.close().await;
         app.stop().await;
     }
 }

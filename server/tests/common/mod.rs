@@ -256,6 +256,18 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Runs one SQL statement on the app's database (a test arranging a state
+    /// no request can make, such as an expired link).
+    pub async fn execute(&self, sql: &str) {
+        let storage = self.storage().await;
+        match &storage {
+            Storage::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Storage::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        storage.close().await;
+    }
+
     /// The application's storage, for checking what a request wrote.
     pub async fn storage(&self) -> Storage {
         self.database.as_ref().expect("database").storage().await
