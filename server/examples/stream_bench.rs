@@ -13,6 +13,7 @@
 use std::{
     collections::HashMap,
     sync::Arc,
+    sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
@@ -176,6 +177,29 @@ async fn run(n: usize) {
         }
     }
     added.sort();
+    // What the database was asked to write for these answers: the flusher's
+    // chunks while they streamed, then each answer's row once, complete.
+    let storage = solver.storage();
+    let user = storage
+        .user_by_email("bench@example.com")
+        .await
+        .unwrap()
+        .expect("bench user")
+        .id;
+    let mut final_bytes = 0usize;
+    for id in &ids {
+        final_bytes += storage
+            .message_of(user, *id)
+            .await
+            .unwrap()
+            .map_or(0, |m| m.content.len());
+    }
+    let flushed = solver.flush_stats();
+    let (flushes, chunks, chunk_bytes) = (
+        flushed.transactions.load(Ordering::Relaxed),
+        flushed.chunks.load(Ordering::Relaxed),
+        flushed.bytes.load(Ordering::Relaxed) as usize,
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "N={n:>5}: {events} delta events in {:.1} s; added latency per event p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; \
@@ -187,6 +211,14 @@ async fn run(n: usize) {
         (open_rss.saturating_sub(base_rss)) as f64 / n.max(1) as f64,
         base_rss,
         open_rss,
+    );
+    println!(
+        "        database: {flushes} flush transactions for all {n} answers; per answer {:.1} chunk rows, \
+         {:.0} bytes written for {:.0} bytes of text (write amplification {:.2}), its row written once at the end",
+        chunks as f64 / n.max(1) as f64,
+        (chunk_bytes + final_bytes) as f64 / n.max(1) as f64,
+        final_bytes as f64 / n.max(1) as f64,
+        (chunk_bytes + final_bytes) as f64 / final_bytes.max(1) as f64,
     );
     let _ = std::fs::remove_dir_all(dir);
 }

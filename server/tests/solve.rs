@@ -10,7 +10,7 @@ use weasel_server::{
     config::Settings,
     model::bedrock::Bedrock,
     solve::{LiveEvent, Solver, system_prompt},
-    storage::{ConversationId, Message, MessageId, MessageStatus, NewUser, Storage, Subject, UserId},
+    storage::{Chunk, ConversationId, Message, MessageId, MessageStatus, NewUser, Storage, Subject, UserId},
 };
 
 const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
@@ -405,11 +405,35 @@ async fn answers_left_streaming_by_a_crash_become_interrupted() {
             .await
             .unwrap();
         let orphan = setup.storage.start_answer(conversation.id, MODEL).await.unwrap();
-        setup
+        // Two flushes' worth of chunks, the second written twice (a retried flush).
+        let first = "절반쯤 ";
+        let chunks = [
+            Chunk {
+                message: orphan.id,
+                start_at: 0,
+                text: first,
+            },
+            Chunk {
+                message: orphan.id,
+                start_at: first.len(),
+                text: "쓰다",
+            },
+        ];
+        setup.storage.append_chunks(&chunks).await.unwrap();
+        let retried = [Chunk {
+            message: orphan.id,
+            start_at: first.len(),
+            text: "쓰다가",
+        }];
+        setup.storage.append_chunks(&retried).await.unwrap();
+        // While it streams, readers see the chunks as its text.
+        let streaming = setup
             .storage
-            .save_partial(orphan.id, "절반쯤 쓰다가")
+            .message_of(setup.user, orphan.id)
             .await
+            .unwrap()
             .unwrap();
+        assert_eq!(streaming.content, "절반쯤 쓰다가", "{backend:?}");
         assert_eq!(setup.storage.interrupt_streaming().await.unwrap(), 1);
         let stored = setup
             .storage
@@ -488,4 +512,75 @@ async fn the_text_is_saved_while_it_streams_in_batches() {
     assert!(live.starts_with(&midway.content) && live.len() >= midway.content.len());
     let (_, done) = follow(&setup, asked.answer.id).await;
     assert!(done.content.len() > midway.content.len());
+}
+
+/// The generating task never waits for the database: with the chunk table
+/// locked against writes, text keeps reaching subscribers at the model's
+/// pace; once the lock goes, the answer is stored complete, and its own row
+/// was never rewritten while it streamed (so the search index is updated once).
+#[tokio::test]
+async fn a_stalled_database_never_holds_back_the_stream() {
+    use sqlx::{Connection, Executor};
+    let setup = setup(Backend::Postgres, 10, Duration::from_secs(10)).await;
+    let mut blocker = sqlx::PgConnection::connect(&setup._db.url).await.unwrap();
+    blocker.execute("BEGIN").await.unwrap();
+    blocker
+        .execute("LOCK TABLE answer_chunks IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let asked = setup
+        .solver
+        .ask(
+            setup.user,
+            None,
+            Subject::Korean,
+            "데이터베이스가 멈춰도 [[pace:10]]",
+        )
+        .await
+        .unwrap();
+    let (_, mut events) = setup.solver.subscribe(asked.answer.id).unwrap();
+    let mut seen = 0;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(1200) {
+        if let Ok(Ok(LiveEvent::Delta { text, .. })) =
+            tokio::time::timeout(Duration::from_millis(100), events.recv()).await
+        {
+            seen += text.len();
+        }
+    }
+    assert!(
+        seen > 200,
+        "only {seen} bytes arrived while the database was stalled"
+    );
+    let flushed = setup.solver.flush_stats();
+    assert_eq!(
+        flushed.transactions.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "no flush could commit"
+    );
+    let row: String = sqlx::query_scalar("SELECT content FROM messages WHERE id = $1")
+        .bind(asked.answer.id)
+        .fetch_one(&mut blocker)
+        .await
+        .unwrap();
+    assert_eq!(row, "", "the answer's row is written once, at the end");
+    blocker.execute("ROLLBACK").await.unwrap();
+
+    let (live, stored) = follow(&setup, asked.answer.id).await;
+    assert_eq!(stored.status, MessageStatus::Complete);
+    assert!(
+        live.is_empty() || stored.content == live,
+        "what followers saw is what is stored"
+    );
+    assert!(
+        stored.content.starts_with("정답:") && stored.content.ends_with("반영)"),
+        "stored whole: {}",
+        stored.content
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM answer_chunks WHERE message_id = $1")
+        .bind(asked.answer.id)
+        .fetch_one(&mut blocker)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "chunks go when the answer is complete");
 }

@@ -19,7 +19,7 @@ use axum::{
 use futures_util::stream;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use super::{LiveEvent, Solver, service::api_status};
 use crate::{
@@ -85,34 +85,46 @@ fn done(message: &Message) -> Event {
 }
 
 /// The part of `text` after `from`, or all of it when `from` does not fit.
+/// The part of `text` after byte `from`. A reader that is ahead of `text`
+/// (the database is a flush behind memory) gets nothing yet; an offset that
+/// is not a character boundary (never sent by us) restarts from the top.
 fn after(text: &str, from: usize) -> (usize, &str) {
-    if from <= text.len() && text.is_char_boundary(from) {
+    if from > text.len() {
+        (from, "")
+    } else if text.is_char_boundary(from) {
         (from, &text[from..])
     } else {
         (0, text)
     }
 }
 
-/// Sends the answer from `from` on; returns when it ends or the client leaves.
 async fn feed(solver: Arc<Solver>, user: UserId, id: MessageId, from: usize, tx: mpsc::Sender<Event>) {
-    // The end of what the client has; the database phase continues from it.
     let mut sent = from;
-    if let Some((so_far, mut live)) = solver.subscribe(id) {
-        let (offset, rest) = after(&so_far, from);
+    // From memory while the answer is generated here. A reader too slow for
+    // the live buffer (it lagged) is not waited for: it starts again from
+    // what it has, with the rest as one delta, and follows live from there.
+    while let Some((so_far, mut live)) = solver.subscribe(id) {
+        let (offset, rest) = after(&so_far, sent);
         if !rest.is_empty() && tx.send(delta(offset, rest)).await.is_err() {
             return;
         }
-        sent = so_far.len();
-        // Until done, or until this subscriber falls behind: then the database has the rest.
-        while let Ok(LiveEvent::Delta { offset, text }) = live.recv().await {
-            sent = offset + text.len();
-            if tx.send(delta(offset, &text)).await.is_err() {
-                return;
+        sent = sent.max(so_far.len());
+        let lagged = loop {
+            match live.recv().await {
+                Ok(LiveEvent::Delta { offset, text }) => {
+                    sent = offset + text.len();
+                    if tx.send(delta(offset, &text)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => break true,
+                Ok(LiveEvent::Done { .. }) | Err(broadcast::error::RecvError::Closed) => break false,
             }
+        };
+        if !lagged {
+            break;
         }
     }
-    // Not (or no longer) live in this process: read the database, and poll it
-    // while another replica is still writing the answer.
     loop {
         let message = match solver.storage().message_of(user, id).await {
             Ok(Some(message)) => message,

@@ -3,12 +3,18 @@
 //! server, not to the browser's connection: closing the tab loses nothing.
 //!
 //! While it runs, the answer's text lives in memory ([`LiveAnswer`]) and goes
-//! to every subscriber as it arrives; it is written to the database in
-//! batches (every [`FLUSH_EVERY`]) and once more, complete, at the end.
+//! to every subscriber as it arrives. The generating task never waits for
+//! the database: one flusher task writes, every [`FLUSH_EVERY`], what every
+//! live answer received since the last flush, append-only and in one
+//! transaction (group commit); the answer's own row is written once, complete,
+//! at the end. A crash loses at most the last interval of text.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -22,12 +28,12 @@ pub mod service;
 use crate::{
     model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Purpose, Turn},
     storage::{
-        AnswerOutcome, Conversation, ConversationId, Message, MessageId, MessageStatus, NewMessage, Role,
-        Storage, StorageError, Subject, UserId,
+        AnswerOutcome, Chunk, Conversation, ConversationId, Message, MessageId, MessageStatus, NewMessage,
+        Role, Storage, StorageError, Subject, UserId,
     },
 };
 
-/// How often the text so far is written while an answer streams.
+/// How often what streaming answers received is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 /// The longest question accepted, in characters.
@@ -55,8 +61,19 @@ pub enum LiveEvent {
 /// An answer being generated right now.
 pub struct LiveAnswer {
     text: Mutex<String>,
+    /// How many bytes of `text` the database has (in chunks).
+    persisted: AtomicUsize,
     events: broadcast::Sender<LiveEvent>,
     cancel: CancellationToken,
+}
+
+/// What the flusher wrote since the process started (benchmarks read it).
+#[derive(Debug, Default)]
+pub struct FlushStats {
+    /// Transactions (one per flush that had something to write).
+    pub transactions: AtomicU64,
+    pub chunks: AtomicU64,
+    pub bytes: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +101,18 @@ pub struct Solver {
     model: Arc<dyn ModelProvider>,
     idle_timeout: Duration,
     live: Mutex<HashMap<MessageId, Arc<LiveAnswer>>>,
+    flushed: FlushStats,
+}
+
+/// Flushes every [`FLUSH_EVERY`] for as long as the solver exists.
+async fn flush_forever(solver: Weak<Solver>) {
+    let mut every = tokio::time::interval(FLUSH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(solver) = solver.upgrade() else { return };
+        solver.flush().await;
+    }
 }
 
 /// What the model is told for each subject: the answer first, then the steps,
@@ -164,12 +193,68 @@ pub fn title_from(question: &str) -> String {
 
 impl Solver {
     pub fn new(storage: Storage, model: Arc<dyn ModelProvider>, idle_timeout: Duration) -> Arc<Self> {
-        Arc::new(Solver {
+        let solver = Arc::new(Solver {
             storage,
             model,
             idle_timeout,
             live: Mutex::default(),
-        })
+            flushed: FlushStats::default(),
+        });
+        tokio::spawn(flush_forever(Arc::downgrade(&solver)));
+        solver
+    }
+
+    /// What the flusher has written so far.
+    pub fn flush_stats(&self) -> &FlushStats {
+        &self.flushed
+    }
+
+    /// Writes what every live answer received since the last flush, in one
+    /// transaction. Texts are copied under their locks, never across an await.
+    async fn flush(&self) {
+        let live: Vec<(MessageId, Arc<LiveAnswer>)> = self
+            .live
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, live)| (*id, live.clone()))
+            .collect();
+        let pending: Vec<(MessageId, usize, String, &LiveAnswer)> = live
+            .iter()
+            .filter_map(|(id, live)| {
+                let text = live.text.lock().unwrap();
+                let from = live.persisted.load(Ordering::Relaxed);
+                (text.len() > from).then(|| (*id, from, text[from..].to_string(), live.as_ref()))
+            })
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let chunks: Vec<Chunk<'_>> = pending
+            .iter()
+            .map(|(id, from, text, _)| Chunk {
+                message: *id,
+                start_at: *from,
+                text,
+            })
+            .collect();
+        match self.storage.append_chunks(&chunks).await {
+            Ok(()) => {
+                let bytes: usize = pending.iter().map(|(_, _, text, _)| text.len()).sum();
+                for (_, from, text, live) in &pending {
+                    live.persisted.store(from + text.len(), Ordering::Relaxed);
+                }
+                self.flushed.transactions.fetch_add(1, Ordering::Relaxed);
+                self.flushed
+                    .chunks
+                    .fetch_add(pending.len() as u64, Ordering::Relaxed);
+                self.flushed.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+            }
+            // Nothing is lost from memory: the next flush writes it again.
+            Err(err) => {
+                tracing::warn!(error = %err, answers = pending.len(), "cannot save streaming answers; retrying")
+            }
+        }
     }
 
     pub fn model(&self) -> &dyn ModelProvider {
@@ -376,6 +461,7 @@ impl Solver {
         let (events, _) = broadcast::channel(1024);
         let live = Arc::new(LiveAnswer {
             text: Mutex::default(),
+            persisted: AtomicUsize::new(0),
             events,
             cancel: CancellationToken::new(),
         });
@@ -462,7 +548,6 @@ impl Solver {
             stream = self.model.stream(request) => stream?,
             () = live.cancel.cancelled() => return Ok(()),
         };
-        let mut last_flush = Instant::now();
         loop {
             let next = tokio::select! {
                 next = tokio::time::timeout(self.idle_timeout, stream.next()) => next,
@@ -476,19 +561,11 @@ impl Solver {
                     outcome
                         .first_token_ms
                         .get_or_insert(started.elapsed().as_millis() as i64);
-                    let snapshot = {
-                        let mut text = live.text.lock().unwrap();
-                        let offset = text.len();
-                        text.push_str(&delta);
-                        let _ = live.events.send(LiveEvent::Delta { offset, text: delta });
-                        (last_flush.elapsed() >= FLUSH_EVERY).then(|| text.clone())
-                    };
-                    if let Some(text) = snapshot {
-                        last_flush = Instant::now();
-                        if let Err(err) = self.storage.save_partial(answer, &text).await {
-                            tracing::warn!(error = %err, "cannot save a partial answer; continuing");
-                        }
-                    }
+                    // Memory and subscribers only: the flusher persists it.
+                    let mut text = live.text.lock().unwrap();
+                    let offset = text.len();
+                    text.push_str(&delta);
+                    let _ = live.events.send(LiveEvent::Delta { offset, text: delta });
                 }
                 Ok(Some(Ok(ModelEvent::Stop(reason)))) => outcome.stop_reason = Some(reason),
                 Ok(Some(Ok(ModelEvent::Usage(usage)))) => {

@@ -1,8 +1,8 @@
 //! Conversations and their messages.
 
 use super::{
-    AnswerOutcome, AnswerStats, Conversation, ConversationId, Message, MessageId, MessageStatus, NewMessage,
-    Result, Storage, StorageError, Subject, UserId, now_millis,
+    AnswerOutcome, AnswerStats, Chunk, Conversation, ConversationId, Message, MessageId, MessageStatus,
+    NewMessage, Result, Storage, StorageError, Subject, UserId, now_millis,
 };
 
 impl Storage {
@@ -88,13 +88,14 @@ impl Storage {
     }
 
     pub async fn messages(&self, conversation: ConversationId) -> Result<Vec<Message>> {
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, Message>(
+        let messages = on_pool!(self, pool => sqlx::query_as::<_, Message>(
             "SELECT id, conversation_id, role, content, status, error, created_at
              FROM messages WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(conversation)
         .fetch_all(pool)
-        .await)?)
+        .await)?;
+        self.with_chunks(messages).await
     }
 }
 
@@ -102,7 +103,7 @@ impl Storage {
     /// The message with the user who owns its conversation; `None` when it
     /// does not exist or belongs to someone else.
     pub async fn message_of(&self, user: UserId, id: MessageId) -> Result<Option<Message>> {
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, Message>(
+        let message = on_pool!(self, pool => sqlx::query_as::<_, Message>(
             "SELECT m.id, m.conversation_id, m.role, m.content, m.status, m.error, m.created_at
              FROM messages m JOIN conversations c ON c.id = m.conversation_id
              WHERE m.id = $1 AND c.user_id = $2",
@@ -110,47 +111,93 @@ impl Storage {
         .bind(id)
         .bind(user)
         .fetch_optional(pool)
-        .await)?)
+        .await)?;
+        Ok(self.with_chunks(message.into_iter().collect()).await?.pop())
     }
 
-    /// Writes the text so far of an answer that is still streaming.
-    pub async fn save_partial(&self, id: MessageId, content: &str) -> Result<()> {
-        on_pool!(self, pool => sqlx::query("UPDATE messages SET content = $1 WHERE id = $2 AND status = 'streaming'")
-            .bind(content)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+    /// Appends what streaming answers received since their last flush, all
+    /// in one transaction (group commit): one statement per batch of chunks,
+    /// whatever the number of answers. Writing a chunk again replaces it, so
+    /// a flush that failed can simply be repeated.
+    #[tracing::instrument(skip_all, fields(chunks = chunks.len()))]
+    pub async fn append_chunks(&self, chunks: &[Chunk<'_>]) -> Result<()> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        // Well under both backends' limit of bound parameters per statement.
+        const ROWS_PER_STATEMENT: usize = 1000;
+        on_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            for batch in chunks.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new("INSERT INTO answer_chunks (message_id, start_at, text) ");
+                insert.push_values(batch, |mut row, chunk| {
+                    row.push_bind(chunk.message)
+                        .push_bind(chunk.start_at as i64)
+                        .push_bind(chunk.text);
+                });
+                insert.push(" ON CONFLICT (message_id, start_at) DO UPDATE SET text = excluded.text");
+                insert.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }
+        .await)?;
         Ok(())
     }
 
-    /// Records how an answer ended, with its full text, in one statement.
+    /// The text streaming answers have in chunks so far, appended to their
+    /// content (which is empty until they end).
+    async fn with_chunks(&self, mut messages: Vec<Message>) -> Result<Vec<Message>> {
+        for message in messages
+            .iter_mut()
+            .filter(|m| m.status == MessageStatus::Streaming)
+        {
+            let chunks: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT text FROM answer_chunks WHERE message_id = $1 ORDER BY start_at",
+            )
+            .bind(message.id)
+            .fetch_all(pool)
+            .await)?;
+            message.content.extend(chunks);
+        }
+        Ok(messages)
+    }
+
+    /// Records how an answer ended, with its full text, and drops its chunks,
+    /// in one transaction: the only write of its row while it lived.
     pub async fn finish_answer(
         &self,
         id: MessageId,
         status: MessageStatus,
         outcome: &AnswerOutcome,
     ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "UPDATE messages SET content = $1, status = $2, error = $3, stop_reason = $4, input_tokens = $5,
-                 output_tokens = $6, cache_read_tokens = $7, cache_write_tokens = $8, first_token_ms = $9,
-                 total_ms = $10
-             WHERE id = $11",
-        )
-        .bind(&outcome.content)
-        .bind(status)
-        .bind(&outcome.error)
-        .bind(&outcome.stop_reason)
-        .bind(outcome.input_tokens)
-        .bind(outcome.output_tokens)
-        .bind(outcome.cache_read_tokens)
-        .bind(outcome.cache_write_tokens)
-        .bind(outcome.first_token_ms)
-        .bind(outcome.total_ms)
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+        on_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE messages SET content = $1, status = $2, error = $3, stop_reason = $4, input_tokens = $5,
+                     output_tokens = $6, cache_read_tokens = $7, cache_write_tokens = $8, first_token_ms = $9,
+                     total_ms = $10
+                 WHERE id = $11",
+            )
+            .bind(&outcome.content)
+            .bind(status)
+            .bind(&outcome.error)
+            .bind(&outcome.stop_reason)
+            .bind(outcome.input_tokens)
+            .bind(outcome.output_tokens)
+            .bind(outcome.cache_read_tokens)
+            .bind(outcome.cache_write_tokens)
+            .bind(outcome.first_token_ms)
+            .bind(outcome.total_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM answer_chunks WHERE message_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await)?;
         Ok(())
     }
 
@@ -184,12 +231,42 @@ impl Storage {
 
     /// At startup: answers a crashed process left streaming can never finish.
     pub async fn interrupt_streaming(&self) -> Result<u64> {
-        Ok(on_pool!(self, pool => sqlx::query(
-            "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'",
+        let ids: Vec<MessageId> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM messages WHERE status = 'streaming'",
+        )
+        .fetch_all(pool)
+        .await)?;
+        for id in &ids {
+            let text: String = on_pool!(self, pool => sqlx::query_scalar::<_, String>(
+                "SELECT text FROM answer_chunks WHERE message_id = $1 ORDER BY start_at",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await)?
+            .concat();
+            on_pool!(self, pool => async {
+                let mut tx = pool.begin().await?;
+                sqlx::query("UPDATE messages SET content = content || $1, status = 'interrupted' WHERE id = $2")
+                    .bind(&text)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM answer_chunks WHERE message_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+            .await)?;
+        }
+        // Chunks a last flush wrote after its answer had ended.
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM answer_chunks WHERE message_id IN (SELECT id FROM messages WHERE status <> 'streaming')",
         )
         .execute(pool)
         .await
-        .map(|done| done.rows_affected()))?)
+        .map(|_| ()))?;
+        Ok(ids.len() as u64)
     }
 }
 

@@ -94,6 +94,15 @@ pub struct NewUser<'a> {
     pub email_verified: bool,
 }
 
+/// What arrived for a streaming answer since its last flush.
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk<'a> {
+    pub message: MessageId,
+    /// Byte offset of `text` in the answer.
+    pub start_at: usize,
+    pub text: &'a str,
+}
+
 /// What a token sent by mail is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenPurpose {
