@@ -3,6 +3,7 @@
 # prints added latency per streamed event (p50/p99) and memory per open stream.
 #   scripts/bench-streams.sh            # N = 100 and 1000
 #   scripts/bench-streams.sh 50 200     # other sizes
+#   scripts/bench-streams.sh --postgres 100 1000   # on PostgreSQL (a database made and dropped)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 select_toolchain

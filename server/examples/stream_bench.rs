@@ -8,7 +8,12 @@
 //! arrival times is the latency the server adds on the way to the browser
 //! (session check, SSE framing, HTTP); p50/p99 are printed. Memory per open
 //! stream is the growth of this process's resident memory (server, emulator
-//! and clients together, so an upper bound) divided by N.
+//! and clients together, so an upper bound) divided by N. It also prints what
+//! the database was asked to write per answer.
+//!
+//! `--postgres` runs on a fresh PostgreSQL database (created and dropped
+//! through `WEASEL_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! instead of SQLite.
 
 use std::{
     collections::HashMap,
@@ -73,9 +78,40 @@ async fn over_sse(client: reqwest::Client, url: String) -> HashMap<usize, Instan
     seen
 }
 
-async fn run(n: usize) {
+/// A fresh PostgreSQL database for one run; returns its URL and its name.
+async fn postgres_database() -> (String, String) {
+    use sqlx::{Connection, Executor};
+    let admin = std::env::var("WEASEL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("weasel_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL");
+    conn.execute(format!(r#"CREATE DATABASE "{name}" ENCODING 'UTF8' TEMPLATE template0"#).as_str())
+        .await
+        .expect("create database");
+    let mut url = url::Url::parse(&admin).expect("admin URL");
+    url.set_path(&name);
+    (url.to_string(), name)
+}
+
+async fn drop_postgres_database(name: &str) {
+    use sqlx::{Connection, Executor};
+    let admin = std::env::var("WEASEL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+        let _ = conn
+            .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+            .await;
+    }
+}
+
+async fn run(n: usize, postgres: bool) {
     let dir = tempfile_dir();
-    let db = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
+    let (db, pg_name) = if postgres {
+        let (url, name) = postgres_database().await;
+        (url, Some(name))
+    } else {
+        (format!("sqlite://{}/bench.db?mode=rwc", dir.display()), None)
+    };
     // Sign-up confirms the address by mail: a local sink receives it.
     let outbox = mail_sink::Outbox::default();
     let smtp = mail_sink::spawn_smtp("127.0.0.1:0".parse().unwrap(), outbox.clone())
@@ -202,8 +238,9 @@ async fn run(n: usize) {
     );
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "N={n:>5}: {events} delta events in {:.1} s; added latency per event p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; \
+        "{} N={n:>5}: {events} delta events in {:.1} s; added latency per event p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; \
          {open_now} streams open at the sample; memory {:.1} KiB per open stream (RSS {} → {} KiB)",
+        if postgres { "PostgreSQL" } else { "SQLite" },
         started.elapsed().as_secs_f64(),
         ms(percentile(&added, 0.5)),
         ms(percentile(&added, 0.99)),
@@ -221,6 +258,9 @@ async fn run(n: usize) {
         (chunk_bytes + final_bytes) as f64 / final_bytes.max(1) as f64,
     );
     let _ = std::fs::remove_dir_all(dir);
+    if let Some(name) = pg_name {
+        drop_postgres_database(&name).await;
+    }
 }
 
 fn tempfile_dir() -> std::path::PathBuf {
@@ -231,8 +271,9 @@ fn tempfile_dir() -> std::path::PathBuf {
 
 #[tokio::main]
 async fn main() {
+    let postgres = std::env::args().any(|a| a == "--postgres");
     let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     for n in if sizes.is_empty() { vec![100, 1000] } else { sizes } {
-        run(n).await;
+        run(n, postgres).await;
     }
 }

@@ -124,14 +124,14 @@ pub mod messages {
             Lang::Ko => Mail {
                 subject: "Weasel 이메일 주소를 확인해 주세요".into(),
                 body: format!(
-                    "Weasel에 가입해 주셔서 고마워요.\n\n아래 링크를 누르면 이메일 주소 확인이 끝나고 로그인할 수 있어요. \
+                    "Weasel에 가입해 주셔서 고마워요.\n\n아래 링크를 열고 가입할 때 정한 비밀번호로 로그인하면 이메일 주소 확인이 끝나요. \
                      링크는 24시간 동안, 한 번만 쓸 수 있어요.\n\n{link}\n\n직접 가입하지 않았다면 이 메일은 무시해도 돼요."
                 ),
             },
             Lang::En => Mail {
                 subject: "Confirm your email for Weasel".into(),
                 body: format!(
-                    "Thanks for signing up for Weasel.\n\nOpen this link to confirm your address and sign in. \
+                    "Thanks for signing up for Weasel.\n\nOpen this link and sign in with the password you chose to confirm your address. \
                      It works once, for 24 hours.\n\n{link}\n\nIf you did not sign up, ignore this email."
                 ),
             },

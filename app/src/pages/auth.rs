@@ -130,25 +130,29 @@ pub fn SignUp() -> impl IntoView {
         <Title text=lang.t("가입하기", "Create an account")/>
         <section class="auth-card">
             <h1>{lang.t("가입하기", "Create an account")}</h1>
-            <Show when=sent>
-                <p class="form-notice" role="status" data-testid="sign-up-sent">
-                    {lang.t(
-                        "확인 메일을 보냈어요. 메일의 링크를 열고 비밀번호로 로그인하면 가입이 끝나요. 메일이 보이지 않으면 스팸함도 확인해 주세요.",
-                        "We sent you an email. Open its link and sign in with your password to finish. If it is not there, check your spam folder.",
-                    )}
-                </p>
+            <Show
+                when=move || !sent()
+                fallback=move || view! {
+                    <p class="form-notice" role="status" data-testid="sign-up-sent">
+                        {lang.t(
+                            "확인 메일을 보냈어요. 메일의 링크를 열고 비밀번호로 로그인하면 가입이 끝나요. 메일이 보이지 않으면 스팸함도 확인해 주세요.",
+                            "We sent you an email. Open its link and sign in with your password to finish. If it is not there, check your spam folder.",
+                        )}
+                    </p>
+                }
+            >
+                <FormError error/>
+                <ActionForm action=action attr:class="form" attr:novalidate=true>
+                    <input type="hidden" name="next" value=next/>
+                    <TextField name="email" label=lang.t("이메일", "Email") kind="email" autocomplete="username" field=Field::Email error/>
+                    <TextField name="password" label=lang.t("비밀번호 (10자 이상)", "Password (10+ characters)") kind="password" autocomplete="new-password" field=Field::Password error/>
+                    <TextField name="confirm" label=lang.t("비밀번호 확인", "Confirm password") kind="password" autocomplete="new-password" field=Field::Confirm error/>
+                    <button type="submit" class="primary" disabled=move || action.pending().get()>
+                        {lang.t("가입하기", "Create account")}
+                    </button>
+                </ActionForm>
+                <OAuthButtons next/>
             </Show>
-            <FormError error/>
-            <ActionForm action=action attr:class="form" attr:novalidate=true>
-                <input type="hidden" name="next" value=next/>
-                <TextField name="email" label=lang.t("이메일", "Email") kind="email" autocomplete="username" field=Field::Email error/>
-                <TextField name="password" label=lang.t("비밀번호 (10자 이상)", "Password (10+ characters)") kind="password" autocomplete="new-password" field=Field::Password error/>
-                <TextField name="confirm" label=lang.t("비밀번호 확인", "Confirm password") kind="password" autocomplete="new-password" field=Field::Confirm error/>
-                <button type="submit" class="primary" disabled=move || action.pending().get()>
-                    {lang.t("가입하기", "Create account")}
-                </button>
-            </ActionForm>
-            <OAuthButtons next/>
             <p class="auth-switch">
                 {lang.t("이미 계정이 있나요? ", "Already have an account? ")}
                 <a href=move || format!("/sign-in?next={}", encode_component(&next.get()))>{lang.t("로그인", "Sign in")}</a>

@@ -111,10 +111,30 @@ async fn feed(solver: Arc<Solver>, user: UserId, id: MessageId, from: usize, tx:
         sent = sent.max(so_far.len());
         let lagged = loop {
             match live.recv().await {
-                Ok(LiveEvent::Delta { offset, text }) => {
+                Ok(LiveEvent::Delta { offset, mut text }) => {
+                    // Deltas that queued up meanwhile leave as one event: no
+                    // delay when the server keeps up, fewer writes when it is busy.
+                    let mut ended = None;
+                    loop {
+                        match live.try_recv() {
+                            Ok(LiveEvent::Delta { text: more, .. }) => text.push_str(&more),
+                            Ok(LiveEvent::Done { .. }) | Err(broadcast::error::TryRecvError::Closed) => {
+                                ended = Some(false);
+                                break;
+                            }
+                            Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                                ended = Some(true);
+                                break;
+                            }
+                            Err(broadcast::error::TryRecvError::Empty) => break,
+                        }
+                    }
                     sent = offset + text.len();
                     if tx.send(delta(offset, &text)).await.is_err() {
                         return;
+                    }
+                    if let Some(lagged) = ended {
+                        break lagged;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => break true,
