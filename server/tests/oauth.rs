@@ -36,8 +36,19 @@ async fn with_mock(backend: Backend) -> TestApp {
 
 /// Follows start → provider → callback like a browser; returns where the app sent us.
 async fn sign_in_with(app: &TestApp, client: &Client, provider: &str, person: &[(&str, &str)]) -> String {
+    sign_in_then(app, client, provider, person, "/profile").await
+}
+
+/// The same, asking to land on `next` (as written in the start URL's query).
+async fn sign_in_then(
+    app: &TestApp,
+    client: &Client,
+    provider: &str,
+    person: &[(&str, &str)],
+    next: &str,
+) -> String {
     let start = client
-        .get(app.url(&format!("/auth/{provider}/start?next=/profile")))
+        .get(app.url(&format!("/auth/{provider}/start?next={next}")))
         .send()
         .await
         .unwrap();
@@ -278,4 +289,32 @@ async fn a_vouched_provider_sign_in_takes_back_an_unverified_account() {
         assert_eq!(attempt.status(), StatusCode::UNAUTHORIZED);
         app.stop().await;
     }
+}
+
+/// `/` + TAB + `/evil.example` was followed by browsers as `//evil.example`.
+#[tokio::test]
+async fn the_provider_round_trip_lands_only_on_this_site() {
+    let app = with_mock(Backend::Sqlite).await;
+    for (i, next) in [
+        "/%09/evil.example",
+        "//evil.example",
+        "/%0d%0aSet-Cookie:x=1",
+        "https://evil.example/",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sub = format!("round-trip-{i}");
+        let person = [
+            ("sub", sub.as_str()),
+            ("email", "trip@example.com"),
+            ("email_verified", "true"),
+        ];
+        assert_eq!(
+            sign_in_then(&app, &app.browser(), "google", &person, next).await,
+            "/",
+            "{next}"
+        );
+    }
+    app.stop().await;
 }
