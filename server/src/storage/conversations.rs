@@ -151,15 +151,21 @@ impl Storage {
             .iter_mut()
             .filter(|m| m.status == MessageStatus::Streaming)
         {
-            let chunks: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(
-                "SELECT text FROM answer_chunks WHERE message_id = $1 ORDER BY start_at",
-            )
-            .bind(message.id)
-            .fetch_all(pool)
-            .await)?;
-            message.content.extend(chunks);
+            let chunks = self.chunk_text(message.id).await?;
+            message.content.push_str(&chunks);
         }
         Ok(messages)
+    }
+
+    /// The chunks of an answer, joined in order.
+    async fn chunk_text(&self, id: MessageId) -> Result<String> {
+        let chunks: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT text FROM answer_chunks WHERE message_id = $1 ORDER BY start_at",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(chunks.concat())
     }
 
     /// Records how an answer ended, with its full text, and drops its chunks,
@@ -237,13 +243,7 @@ impl Storage {
         .fetch_all(pool)
         .await)?;
         for id in &ids {
-            let text: String = on_pool!(self, pool => sqlx::query_scalar::<_, String>(
-                "SELECT text FROM answer_chunks WHERE message_id = $1 ORDER BY start_at",
-            )
-            .bind(id)
-            .fetch_all(pool)
-            .await)?
-            .concat();
+            let text = self.chunk_text(*id).await?;
             on_pool!(self, pool => async {
                 let mut tx = pool.begin().await?;
                 sqlx::query("UPDATE messages SET content = content || $1, status = 'interrupted' WHERE id = $2")
