@@ -193,10 +193,20 @@ impl Accounts for AccountService {
             // The address has an account: its owner hears of the attempt (with
             // a reset link); the person signing up sees the same answer.
             Err(StorageError::Conflict(_)) => {
-                let sign_in = self.link("/sign-in", &[]);
-                let reset = self.link("/forgot-password", &[]);
-                self.mailer
-                    .send(&email, messages::already_registered(lang, &sign_in, &reset));
+                // A few notices an hour at most, so nobody can flood the inbox.
+                let key = throttle::notice_key(&email);
+                if self
+                    .throttle
+                    .attempt(&[(&key, throttle::RESET_ACCOUNT)])
+                    .await
+                    .map_err(internal)?
+                    .is_ok()
+                {
+                    let sign_in = self.link("/sign-in", &[]);
+                    let reset = self.link("/forgot-password", &[]);
+                    self.mailer
+                        .send(&email, messages::already_registered(lang, &sign_in, &reset));
+                }
                 Ok(())
             }
             Err(err) => Err(internal(err)),

@@ -51,8 +51,8 @@ pub const SIGN_UP: Policy = Policy {
     forget_after: Duration::from_secs(60 * 60),
 };
 
-/// Reset mails per address asked for: a few an hour, so nobody can flood
-/// an inbox; and per client address.
+/// Reset mails (and sign-up notices) per address asked for: a few an hour,
+/// so nobody can flood an inbox; and reset requests per client address.
 pub const RESET_ACCOUNT: Policy = Policy {
     threshold: 5,
     first_block: Duration::from_secs(15 * 60),
@@ -66,6 +66,11 @@ pub const RESET_ADDRESS: Policy = Policy {
     longest_block: Duration::from_secs(60 * 60),
     forget_after: Duration::from_secs(60 * 60),
 };
+
+/// "Someone tried to sign up with your address" mails to one address.
+pub fn notice_key(email: &str) -> String {
+    format!("notice:{email}")
+}
 
 pub fn reset_key(email_or_address: &str) -> String {
     format!("reset:{email_or_address}")
