@@ -8,6 +8,7 @@ mod auth;
 pub mod error;
 pub mod i18n;
 mod pages;
+pub mod stream;
 /// Answers as HTML: one renderer for the server and the browser (see `weasel-render`).
 pub use render as markdown;
 #[cfg(feature = "ssr")]

@@ -392,28 +392,18 @@ fn follow_live(
     Effect::new(move |_| {
         use wasm_bindgen::{JsCast, closure::Closure};
 
-        #[derive(serde::Deserialize)]
-        struct Delta {
-            offset: usize,
-            text: String,
-        }
-        #[derive(serde::Deserialize)]
-        struct Done {
-            status: AnswerStatus,
-            error: Option<String>,
-        }
+        use crate::stream::{DELTA, DONE, Delta, Done, events_path};
 
         let from = text.get_untracked().len();
-        let Ok(source) = web_sys::EventSource::new(&format!("/api/answers/{id}/events?from={from}")) else {
+        let Ok(source) = web_sys::EventSource::new(&events_path(id, from)) else {
             return;
         };
         let on_delta =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-                let Some(delta) = event
-                    .data()
-                    .as_string()
-                    .and_then(|d| serde_json::from_str::<Delta>(&d).ok())
-                else {
+                let Some(data) = event.data().as_string() else {
+                    return;
+                };
+                let Ok(delta) = serde_json::from_str::<Delta>(&data) else {
                     return;
                 };
                 text.update(|t| {
@@ -436,8 +426,8 @@ fn follow_live(
                 }
                 closer.close();
             });
-        let _ = source.add_event_listener_with_callback("delta", on_delta.as_ref().unchecked_ref());
-        let _ = source.add_event_listener_with_callback("done", on_done.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(DELTA, on_delta.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(DONE, on_done.as_ref().unchecked_ref());
         on_delta.forget();
         on_done.forget();
         // Leaving the page closes the stream (the answer goes on being written).

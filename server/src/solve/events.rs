@@ -1,13 +1,14 @@
 //! `GET /api/answers/{id}/events`: an answer as server-sent events.
 //!
-//! `delta` events carry `{offset, text}` (text at that byte offset of the
-//! answer) with the end offset as the event id, so a reconnecting browser
-//! (`Last-Event-ID`) or a reloaded page (`?from=`) continues exactly where it
-//! was; `done` carries `{status, error}` and ends the stream. Keep-alive
+//! The payloads are `app::stream`'s types, which the browser reads too.
+//! `delta` events carry the end offset as their id, so a reconnecting
+//! browser (`Last-Event-ID`) or a reloaded page (`?from=`) continues exactly
+//! where it was; `done` ends the stream. Keep-alive
 //! comments every 15 s stop proxies from closing a quiet stream.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
+use app::stream as wire;
 use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
@@ -18,7 +19,6 @@ use axum::{
 };
 use futures_util::stream;
 use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{LiveEvent, Solver, service::api_status};
@@ -71,17 +71,24 @@ pub async fn answer_events(
 }
 
 fn delta(offset: usize, text: &str) -> Event {
+    let data = wire::Delta {
+        offset,
+        text: text.into(),
+    };
     Event::default()
-        .event("delta")
+        .event(wire::DELTA)
         .id((offset + text.len()).to_string())
-        .data(json!({ "offset": offset, "text": text }).to_string())
+        .data(serde_json::to_string(&data).unwrap_or_default())
 }
 
 fn done(message: &Message) -> Event {
-    let status = serde_json::to_value(api_status(message.status)).unwrap_or_default();
+    let data = wire::Done {
+        status: api_status(message.status),
+        error: message.error.clone(),
+    };
     Event::default()
-        .event("done")
-        .data(json!({ "status": status, "error": message.error }).to_string())
+        .event(wire::DONE)
+        .data(serde_json::to_string(&data).unwrap_or_default())
 }
 
 /// The part of `text` after `from`, or all of it when `from` does not fit.

@@ -1,0 +1,36 @@
+//! The answer stream's wire contract, one set of types for both ends:
+//! `GET /api/answers/{id}/events` sends server-sent events named [`DELTA`]
+//! (data: [`Delta`], id: the byte offset after it) until one named [`DONE`]
+//! (data: [`Done`]). The server writes them, the browser reads them.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::AnswerStatus;
+
+/// The event name of text.
+pub const DELTA: &str = "delta";
+/// The event name of the end.
+pub const DONE: &str = "done";
+
+/// `text` goes at byte `offset` of the answer (replacing anything after it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta<'a> {
+    pub offset: usize,
+    #[serde(borrow)]
+    pub text: Cow<'a, str>,
+}
+
+/// How the answer ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    pub status: AnswerStatus,
+    /// Why it failed (`throttled`, `timeout`, …), when it did.
+    pub error: Option<String>,
+}
+
+/// Where the events of answer `id` are, continuing after byte `from`.
+pub fn events_path(id: i64, from: usize) -> String {
+    format!("/api/answers/{id}/events?from={from}")
+}
