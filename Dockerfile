@@ -39,23 +39,21 @@ RUN npm --prefix tools ci --no-audit --no-fund
 COPY . .
 RUN ./scripts/build-site.sh \
     && cargo build --locked --release -p weasel-server \
-    && mkdir -p /out/data \
-    && cp target/release/weasel-server /out/ \
-    && strip /out/weasel-server \
-    && cp -R target/site /out/site
+    && ./scripts/rootfs.sh target/release/weasel-server target/site /out/rootfs
 
-# Runtime: glibc and CA certificates, no shell, no package manager, uid 65532.
-FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
-WORKDIR /app
-COPY --from=builder /out/weasel-server /app/weasel-server
-COPY --from=builder /out/site /app/site
-COPY --from=builder --chown=65532:65532 /out/data /data
+# Runtime: nothing pulled. The root filesystem made above holds the server,
+# the site, the few shared libraries it loads, CA certificates and the
+# unprivileged user 65532; no shell, no package manager. scripts/check-image.sh
+# builds exactly this stage with podman from a locally built binary and runs it.
+FROM scratch AS runtime
+COPY --from=builder /out/rootfs/ /
 ENV WEASEL_ENV=production
 ENV WEASEL_ADDR=0.0.0.0:8080
 ENV WEASEL_METRICS_ADDR=0.0.0.0:9100
 ENV WEASEL_SITE_ROOT=/app/site
 ENV WEASEL_DATA_DIR=/data
 ENV WEASEL_LOG_FORMAT=json
+WORKDIR /app
 USER 65532:65532
 EXPOSE 8080 9100
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD ["/app/weasel-server", "healthcheck"]

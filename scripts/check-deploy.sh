@@ -36,6 +36,14 @@ for file in "$rendered"/*.yaml; do checkov --framework kubernetes -f "$file"; do
 
 step "Terraform: python-hcl2, terraform fmt layout, checkov"
 "$venv/python" "$ROOT/scripts/check_terraform.py" terraform
+# The real formatter where it is installed (the project's machine image has
+# it); `init`/`validate` need providers from the network, so they are not run.
+if command -v terraform >/dev/null 2>&1; then
+  terraform fmt -check -recursive -diff terraform || die "terraform fmt: run 'terraform fmt -recursive terraform'"
+  echo "    terraform fmt -check: $(terraform version | head -1)"
+else
+  echo "    terraform not installed: its fmt check is left to python-hcl2 and check_terraform.py"
+fi
 checkov --framework terraform -d terraform
 
 step "CI/CD: yamllint, Jenkinsfile stages"

@@ -64,8 +64,13 @@ fi
 note "$("$ROOT/tools/node_modules/.bin/wasm-opt" --version)"
 
 if $for_tests; then
-  step "Chromium, PostgreSQL and Playwright"
+  step "Chromium, PostgreSQL, nginx and Playwright"
   [ -x /usr/bin/chromium ] || apt_install chromium
+  # The reverse proxy in front of the three-replica test (started by that test, not as a service).
+  [ -x /usr/sbin/nginx ] || apt_install nginx-light
+  # Builds and runs the runtime image (scripts/check-image.sh); runc, since
+  # crun fails on some hosts' cgroups.
+  command -v podman >/dev/null && command -v runc >/dev/null || apt_install podman runc
   if [ -n "${WEASEL_TEST_POSTGRES_URL:-}" ]; then
     note "PostgreSQL for the tests: WEASEL_TEST_POSTGRES_URL (value not shown)"
   else

@@ -35,6 +35,7 @@ cargo test --locked -p weasel-server -p weasel-app -p weasel-render -p mail-sink
 
 step "end to end: Playwright in Chromium"
 cargo build --locked -p weasel-server -p oauth-mock -p mail-sink
+cargo build --locked -p weasel-server --example replicas
 (cd end2end && npx --no-install tsc -p .)
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 (
@@ -46,7 +47,13 @@ free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1
     WEASEL_SITE_ROOT="$SITE_ROOT" npx --no-install playwright test
 )
 
+# Three server processes on one PostgreSQL behind nginx: rolling restart,
+# kill -9, reconnects across replicas.
+"$ROOT/scripts/check-replicas.sh"
+
 # The image's content, started from an empty directory.
 "$ROOT/scripts/check-container.sh" "$TARGET_DIR/debug/weasel-server" "$SITE_ROOT"
+# The same, as the real runtime image under podman.
+"$ROOT/scripts/check-image.sh" "$TARGET_DIR/debug/weasel-server" "$SITE_ROOT"
 
 step "all tests passed in $((SECONDS - started)) s"

@@ -91,7 +91,10 @@ pub struct MessageView {
     pub from_student: bool,
     pub content: String,
     pub status: AnswerStatus,
-    /// Why an answer failed: `throttled`, `timeout`, `stream`, `unavailable`, `rejected`, `incomplete`.
+    /// Why an answer failed: `throttled`, `timeout`, `stream`, `unavailable`,
+    /// `rejected`, `incomplete`, `storage`; why one was interrupted: `lost`
+    /// (its server died), `shutdown`; or, on a complete answer, `max_tokens`:
+    /// the model stopped at its length limit.
     pub error: Option<String>,
 }
 

@@ -43,6 +43,9 @@ pub enum AppError {
     /// The request body is larger than the server accepts.
     #[error("request too large")]
     TooLarge,
+    /// This server is restarting and takes no new questions; another will.
+    #[error("restarting")]
+    Restarting,
     #[error("internal error")]
     Internal,
     /// The request never completed (network, decoding): made on the client.
@@ -152,6 +155,12 @@ impl AppError {
                 .t(
                     "보낸 내용이 너무 커요. 줄여서 다시 보내 주세요.",
                     "What you sent is too large. Please send less.",
+                )
+                .into(),
+            AppError::Restarting => lang
+                .t(
+                    "서버가 잠깐 다시 시작하는 중이에요. 몇 초 뒤에 다시 보내 주세요.",
+                    "The server is restarting for a moment. Send it again in a few seconds.",
                 )
                 .into(),
             AppError::Internal => lang

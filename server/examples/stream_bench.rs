@@ -43,7 +43,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Offsets → arrival instants, as seen by the solver itself.
 async fn direct(solver: Arc<weasel_server::solve::Solver>, id: MessageId) -> HashMap<usize, Instant> {
     let mut seen = HashMap::new();
-    if let Some((_, mut events)) = solver.subscribe(id) {
+    if let Ok(Some(subscription)) = solver.follow(id).await {
+        let mut events = subscription.events;
         while let Ok(LiveEvent::Delta { offset, .. }) = events.recv().await {
             seen.insert(offset, Instant::now());
         }

@@ -32,6 +32,24 @@ pub struct Settings {
     pub oauth: Vec<OAuthProvider>,
     pub model: ModelSettings,
     pub mail: MailSettings,
+    pub replica: ReplicaSettings,
+}
+
+/// How this process shares answers with other replicas on one database.
+#[derive(Clone, Debug)]
+pub struct ReplicaSettings {
+    /// Names this process in answer leases: the host name (a pod's name on
+    /// Kubernetes) and a random suffix, new at every start.
+    pub instance_id: String,
+    /// How long an answer's writer may go silent before any replica marks
+    /// the answer interrupted. Renewed every third of it.
+    pub lease: Duration,
+    /// On SIGTERM, how long answers still being written may take to finish.
+    pub shutdown_grace: Duration,
+    /// How long the end of an answer is retried while the database refuses
+    /// writes before its followers are told it failed (it is still stored,
+    /// as failed and with its text, once writes work again).
+    pub write_give_up: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -351,6 +369,39 @@ impl Settings {
             outbox_dir: data_dir.join("outbox"),
         };
 
+        let lease: u64 = parse(
+            "WEASEL_ANSWER_LEASE_SECS",
+            lookup("WEASEL_ANSWER_LEASE_SECS"),
+            "10",
+            "a whole number of seconds, at least 3",
+        )?;
+        if lease < 3 {
+            return Err(problem("WEASEL_ANSWER_LEASE_SECS", "must be at least 3".into()));
+        }
+        let shutdown_grace: u64 = parse(
+            "WEASEL_SHUTDOWN_GRACE_SECS",
+            lookup("WEASEL_SHUTDOWN_GRACE_SECS"),
+            "25",
+            "a whole number of seconds",
+        )?;
+        let write_give_up: u64 = parse(
+            "WEASEL_WRITE_GIVE_UP_SECS",
+            lookup("WEASEL_WRITE_GIVE_UP_SECS"),
+            "20",
+            "a whole number of seconds",
+        )?;
+        let host = lookup("HOSTNAME")
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "weasel".into());
+        let replica = ReplicaSettings {
+            instance_id: format!("{host}-{:08x}", rand::random::<u32>()),
+            lease: Duration::from_secs(lease),
+            shutdown_grace: Duration::from_secs(shutdown_grace),
+            write_give_up: Duration::from_secs(write_give_up),
+        };
+
         Ok(Settings {
             listen_addr,
             metrics_addr,
@@ -364,6 +415,7 @@ impl Settings {
             oauth,
             model,
             mail,
+            replica,
         })
     }
 }

@@ -1,13 +1,13 @@
 //! Liveness and readiness: `/healthz` says the process answers, `/readyz` that
 //! it can also reach its database (load balancers stop sending traffic when not).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use app::api::ServiceStatus;
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde_json::json;
 
-use crate::storage::Storage;
+use crate::{solve::Solver, storage::Storage};
 
 /// A readiness probe must answer quickly even when the database hangs.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -16,18 +16,31 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-pub async fn readyz(State(storage): State<Storage>) -> impl IntoResponse {
-    if database_ok(&storage).await {
-        (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        )
-    } else {
-        (
+/// Ready when the database answers, took this process's last heartbeat
+/// write, and the process is not shutting down.
+pub async fn readyz(State(solver): State<Arc<Solver>>) -> impl IntoResponse {
+    if solver.draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining", "database": "ok" })),
+        );
+    }
+    if !database_ok(solver.storage()).await {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "unavailable", "database": "unreachable" })),
-        )
+        );
     }
+    if !solver.ready() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "database": "read-only" })),
+        );
+    }
+    (
+        StatusCode::OK,
+        Json(json!({ "status": "ready", "database": "ok" })),
+    )
 }
 
 async fn database_ok(storage: &Storage) -> bool {

@@ -108,23 +108,25 @@ pub struct Application {
     solver: Arc<Solver>,
     local_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    shutdown_grace: std::time::Duration,
 }
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let storage = Storage::connect(&settings.database).await?;
-        let interrupted = storage.interrupt_streaming().await?;
-        if interrupted > 0 {
-            tracing::warn!(
-                interrupted,
-                "answers left streaming by an earlier process are marked interrupted"
-            );
-        }
         let sessions = Sessions::new(&storage).await?;
         let solver = Solver::new(
             storage.clone(),
             model_provider(settings).await?,
             settings.model.idle_timeout,
+            settings.replica.clone(),
+        );
+        // Registers this process and marks interrupted the answers of
+        // processes gone (their leases expired); live ones are left alone.
+        solver.keep().await;
+        tracing::info!(
+            instance = solver.instance_id(),
+            "answer leases are held as this instance"
         );
         sessions.spawn_cleanup(SESSION_CLEANUP_PERIOD);
         if settings.session.key.generated {
@@ -170,6 +172,7 @@ impl Application {
             solver,
             local_addr,
             metrics_addr,
+            shutdown_grace: settings.replica.shutdown_grace,
         })
     }
 
@@ -187,13 +190,21 @@ impl Application {
         self.solver.clone()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish
-    /// and closes the database pool.
+    /// Serves until `shutdown` completes, then drains: readiness fails and
+    /// new questions are refused while the answers in progress finish
+    /// (within the grace period), followers' streams close, in-flight
+    /// requests end, and the database pool closes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         // Connection info gives sign-in throttling the client's address.
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let solver = self.solver.clone();
+        let grace = self.shutdown_grace;
+        let drained = async move {
+            shutdown.await;
+            solver.drain(grace).await;
+        };
         axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(drained)
             .await?;
         self.storage.close().await;
         Ok(())

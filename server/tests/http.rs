@@ -120,6 +120,68 @@ async fn readiness_fails_when_the_database_is_gone() {
     app.stop().await;
 }
 
+/// A database that answers but refuses writes (PostgreSQL turned
+/// read-only) fails readiness within a heartbeat; writable again, it passes.
+#[tokio::test]
+async fn readiness_fails_while_the_database_refuses_writes() {
+    let app = TestApp::spawn_with(common::Backend::Postgres, |settings| {
+        settings.replica.lease = std::time::Duration::from_secs(3);
+    })
+    .await;
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    let name = app
+        .database
+        .as_ref()
+        .unwrap()
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&common::postgres_admin_url())
+        .await
+        .unwrap();
+    let set_read_only = |on: bool| {
+        format!(
+            r#"ALTER DATABASE "{name}" SET default_transaction_read_only = {}"#,
+            if on { "on" } else { "off" }
+        )
+    };
+    // New connections take the setting; the app's current ones are ended.
+    let reconnect =
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'");
+    for sql in [set_read_only(true), reconnect.clone()] {
+        sqlx::Executor::execute(&mut admin, sql.as_str()).await.unwrap();
+    }
+    let mut status = StatusCode::OK;
+    for _ in 0..50 {
+        status = app.get("/readyz").await.status();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not ready while writes fail"
+    );
+    let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(body["database"], "read-only");
+    for sql in [set_read_only(false), reconnect] {
+        sqlx::Executor::execute(&mut admin, sql.as_str()).await.unwrap();
+    }
+    for _ in 0..50 {
+        status = app.get("/readyz").await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "ready again once writes work");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn pages_answer_200_to_visitors_and_to_signed_in_users() {
     let app = TestApp::spawn(common::Backend::Sqlite).await;

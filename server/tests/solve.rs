@@ -7,9 +7,9 @@ use std::{sync::Arc, time::Duration};
 use common::{BACKENDS, Backend, TestDatabase};
 use serde_json::json;
 use weasel_server::{
-    config::Settings,
+    config::{ReplicaSettings, Settings},
     model::bedrock::Bedrock,
-    solve::{LiveEvent, Solver, system_prompt},
+    solve::{Ended, LiveEvent, SolveError, Solver, Subscription, system_prompt},
     storage::{Chunk, ConversationId, Message, MessageId, MessageStatus, NewUser, Storage, Subject, UserId},
 };
 
@@ -19,7 +19,50 @@ struct Setup {
     solver: Arc<Solver>,
     storage: Storage,
     user: UserId,
+    emulator: String,
+    idle: Duration,
     _db: TestDatabase,
+}
+
+/// Replica settings with a short lease, so tests see expiry quickly.
+fn replica_settings(name: &str, lease: Duration, give_up: Duration) -> ReplicaSettings {
+    ReplicaSettings {
+        instance_id: format!("{name}-{:08x}", rand_suffix()),
+        lease,
+        shutdown_grace: Duration::from_secs(10),
+        write_give_up: give_up,
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    std::process::id().wrapping_mul(7919) ^ NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Setup {
+    /// Another process on the same database, with the same model.
+    async fn replica(&self, settings: ReplicaSettings) -> Arc<Solver> {
+        let model = Bedrock::new(
+            &Settings::from_lookup(|_| None).unwrap().model,
+            Some(self.emulator.clone()),
+            true,
+        )
+        .await;
+        let storage = self._db.storage().await;
+        let solver = Solver::new(storage, Arc::new(model), self.idle, settings);
+        solver.keep().await;
+        solver
+    }
+
+    /// Runs SQL on the test database (arranging what no request can).
+    async fn execute(&self, sql: &str) {
+        match &self.storage {
+            Storage::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+            Storage::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
 }
 
 async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
@@ -33,7 +76,8 @@ async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
     let storage = db.storage().await;
     let settings = Settings::from_lookup(|_| None).unwrap();
     let model = Bedrock::new(&settings.model, Some(format!("http://{emulator}")), true).await;
-    let solver = Solver::new(storage.clone(), Arc::new(model), idle);
+    let solver = Solver::new(storage.clone(), Arc::new(model), idle, settings.replica.clone());
+    solver.keep().await;
     let new = NewUser {
         email: "solver@example.com",
         display_name: "학생",
@@ -45,6 +89,8 @@ async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
         solver,
         storage,
         user,
+        emulator: format!("http://{emulator}"),
+        idle,
         _db: db,
     }
 }
@@ -52,19 +98,48 @@ async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
 /// Follows an answer until it ends; returns the text seen live and the stored message.
 async fn follow(setup: &Setup, id: MessageId) -> (String, Message) {
     let mut seen = String::new();
-    if let Some((so_far, mut events)) = setup.solver.subscribe(id) {
-        seen.push_str(&so_far);
-        let limit = Duration::from_secs(20);
-        while let Ok(LiveEvent::Delta { offset, text }) = tokio::time::timeout(limit, events.recv())
-            .await
-            .expect("answer ends")
-        {
-            assert_eq!(offset, seen.len(), "deltas arrive in order, none missing");
-            seen.push_str(&text);
-        }
+    if let Some(subscription) = setup.solver.follow(id).await.unwrap() {
+        seen = watch(subscription).await.0;
     }
     let stored = setup.storage.message_of(setup.user, id).await.unwrap().unwrap();
     (seen, stored)
+}
+
+/// A follower of an answer that is streaming.
+async fn live(setup: &Setup, id: MessageId) -> Subscription {
+    setup
+        .solver
+        .follow(id)
+        .await
+        .unwrap()
+        .expect("the answer streams")
+}
+
+/// What a follower sees until the answer ends: the text (every delta in
+/// order, none missing or repeated) and how it ended.
+async fn watch(subscription: Subscription) -> (String, Ended) {
+    let Subscription {
+        text: mut seen,
+        ended,
+        mut events,
+    } = subscription;
+    if let Some(ended) = ended {
+        return (seen, ended);
+    }
+    let limit = Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout(limit, events.recv())
+            .await
+            .expect("answer ends")
+        {
+            Ok(LiveEvent::Delta { offset, text }) => {
+                assert_eq!(offset, seen.len(), "deltas arrive in order, none missing");
+                seen.push_str(&text);
+            }
+            Ok(LiveEvent::Done(ended)) => return (seen, ended),
+            Err(err) => panic!("follower lost events: {err}"),
+        }
+    }
 }
 
 fn expected(question: &str, history: &[(&str, &str)]) -> String {
@@ -327,7 +402,13 @@ async fn every_fault_ends_in_the_right_status_with_the_text_kept() {
             Some("incomplete"),
             true,
         ),
-        ("[[fault:maxtokens]]", MessageStatus::Complete, None, true),
+        // Complete as far as it goes, and marked as cut off at the length limit.
+        (
+            "[[fault:maxtokens]]",
+            MessageStatus::Complete,
+            Some("max_tokens"),
+            true,
+        ),
     ];
     let mut last = None;
     for (marker, status, error, has_text) in cases {
@@ -367,15 +448,15 @@ async fn stop_keeps_the_partial_answer() {
         .ask(setup.user, None, Subject::Korean, "천천히 답해 주세요")
         .await
         .unwrap();
-    let (_, mut events) = setup.solver.subscribe(asked.answer.id).unwrap();
+    let mut events = live(&setup, asked.answer.id).await.events;
     for _ in 0..3 {
         assert!(matches!(events.recv().await.unwrap(), LiveEvent::Delta { .. }));
     }
     let asked_at = std::time::Instant::now();
     assert!(setup.solver.stop(asked.answer.id));
     let done = loop {
-        if let LiveEvent::Done { status, .. } = events.recv().await.unwrap() {
-            break status;
+        if let LiveEvent::Done(ended) = events.recv().await.unwrap() {
+            break ended.status;
         }
     };
     assert_eq!(done, MessageStatus::Stopped);
@@ -434,7 +515,19 @@ async fn answers_left_streaming_by_a_crash_become_interrupted() {
             .unwrap()
             .unwrap();
         assert_eq!(streaming.content, "절반쯤 쓰다가", "{backend:?}");
-        assert_eq!(setup.storage.interrupt_streaming().await.unwrap(), 1);
+        // Its writer is gone: the lease it took was never renewed.
+        setup
+            .storage
+            .take_lease(orphan.id, "crashed-process", Duration::ZERO)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let swept = setup
+            .storage
+            .sweep_expired(Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(swept, vec![orphan.id], "{backend:?}");
         let stored = setup
             .storage
             .message_of(setup.user, orphan.id)
@@ -508,7 +601,7 @@ async fn the_text_is_saved_while_it_streams_in_batches() {
         .unwrap();
     assert_eq!(midway.status, MessageStatus::Streaming);
     assert!(!midway.content.is_empty(), "a batch was written while streaming");
-    let (live, _) = setup.solver.subscribe(asked.answer.id).unwrap();
+    let live = setup.solver.live_text(asked.answer.id).unwrap();
     assert!(live.starts_with(&midway.content) && live.len() >= midway.content.len());
     let (_, done) = follow(&setup, asked.answer.id).await;
     assert!(done.content.len() > midway.content.len());
@@ -538,7 +631,7 @@ async fn a_stalled_database_never_holds_back_the_stream() {
         )
         .await
         .unwrap();
-    let (_, mut events) = setup.solver.subscribe(asked.answer.id).unwrap();
+    let mut events = live(&setup, asked.answer.id).await.events;
     let mut seen = 0;
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_millis(1200) {
@@ -583,4 +676,313 @@ async fn a_stalled_database_never_holds_back_the_stream() {
         .await
         .unwrap();
     assert_eq!(left, 0, "chunks go when the answer is complete");
+}
+
+/// Replicas share one database: a process that starts leaves the answers
+/// another one writes alone, refuses to write them again, and its followers
+/// get them live and byte-exact, from the start or from any offset.
+#[tokio::test]
+async fn another_replica_follows_a_live_answer_byte_exact_and_leaves_it_alone() {
+    for backend in BACKENDS {
+        let setup = setup(backend, 20, Duration::from_secs(10)).await;
+        let question = "다른 서버에서 따라가기 [[pace:20]]";
+        let asked = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, question)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // A replica starting now sweeps: the live answer is not touched.
+        let other = setup
+            .replica(replica_settings(
+                "b",
+                Duration::from_secs(3),
+                Duration::from_secs(5),
+            ))
+            .await;
+        let midway = setup.storage.answer(asked.answer.id).await.unwrap().unwrap();
+        assert_eq!(midway.status, MessageStatus::Streaming, "{backend:?}");
+        assert!(
+            matches!(
+                other.retry(setup.user, asked.answer.id).await,
+                Err(SolveError::NotRetryable)
+            ),
+            "{backend:?}: a retry is refused while its writer holds the lease"
+        );
+        let from_start = other.follow(asked.answer.id).await.unwrap().expect("streams");
+        let (seen, ended) = watch(from_start).await;
+        let want = expected(question, &[]);
+        assert_eq!(ended.status, MessageStatus::Complete, "{backend:?}");
+        assert_eq!(
+            seen, want,
+            "{backend:?}: the other replica's followers see every byte once"
+        );
+        let stored = setup.storage.answer(asked.answer.id).await.unwrap().unwrap();
+        assert_eq!(stored.content, want);
+    }
+}
+
+/// A writer that died (its lease is never renewed) has its answers marked
+/// interrupted within about one lease, with the text it had written; the
+/// other process's own answer is untouched and its followers learn the end.
+#[tokio::test]
+async fn a_dead_writers_answers_are_interrupted_within_a_lease_and_keep_their_text() {
+    for backend in BACKENDS {
+        let setup = setup(backend, 20, Duration::from_secs(10)).await;
+        let lease = Duration::from_secs(3);
+        let survivor = setup
+            .replica(replica_settings("b", lease, Duration::from_secs(5)))
+            .await;
+        let conversation = setup
+            .storage
+            .create_conversation(setup.user, Subject::Korean, "t")
+            .await
+            .unwrap();
+        // What a crashed process leaves: a streaming row, a lease, some chunks.
+        let orphan = setup.storage.start_answer(conversation.id, MODEL).await.unwrap();
+        setup
+            .storage
+            .take_lease(orphan.id, "crashed-1", lease)
+            .await
+            .unwrap();
+        let chunk = Chunk {
+            message: orphan.id,
+            start_at: 0,
+            text: "정답: ③ 까지 쓰고",
+        };
+        setup.storage.append_chunks(&[chunk]).await.unwrap();
+        let followed = survivor.follow(orphan.id).await.unwrap().expect("streams");
+        let own = survivor
+            .ask(setup.user, None, Subject::Math, "살아 있는 답 [[pace:30]]")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let (seen, ended) = watch(followed).await;
+        let waited = started.elapsed();
+        assert_eq!(ended.status, MessageStatus::Interrupted, "{backend:?}");
+        assert_eq!(seen, "정답: ③ 까지 쓰고", "{backend:?}");
+        assert!(
+            waited <= lease + lease / 3 + Duration::from_millis(700),
+            "{backend:?}: marked after {waited:?}"
+        );
+        let stored = setup.storage.answer(orphan.id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.status, stored.content.as_str()),
+            (MessageStatus::Interrupted, "정답: ③ 까지 쓰고")
+        );
+        let mine = setup.storage.answer(own.answer.id).await.unwrap().unwrap();
+        assert_eq!(
+            mine.status,
+            MessageStatus::Streaming,
+            "{backend:?}: a live lease is never swept"
+        );
+        let (_, own_end) = watch(live_of(&survivor, own.answer.id).await).await;
+        assert_eq!(own_end.status, MessageStatus::Complete);
+    }
+}
+
+async fn live_of(solver: &Solver, id: MessageId) -> Subscription {
+    solver.follow(id).await.unwrap().expect("the answer streams")
+}
+
+/// SIGTERM: new questions are refused, answers in progress finish and are
+/// stored; what still runs at the end of the grace period is stored as
+/// interrupted with its text.
+#[tokio::test]
+async fn draining_lets_answers_finish_and_marks_what_the_grace_period_cuts() {
+    let setup = setup(Backend::Sqlite, 10, Duration::from_secs(10)).await;
+    let finishing = setup
+        .solver
+        .ask(setup.user, None, Subject::Math, "곧 끝나는 답 [[pace:5]]")
+        .await
+        .unwrap();
+    let solver = setup.solver.clone();
+    let draining = tokio::spawn(async move { solver.drain(Duration::from_secs(10)).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!setup.solver.ready(), "readiness fails while draining");
+    assert!(matches!(
+        setup.solver.ask(setup.user, None, Subject::Math, "새 질문").await,
+        Err(SolveError::Restarting)
+    ));
+    draining.await.unwrap();
+    let stored = setup.storage.answer(finishing.answer.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Complete);
+    assert_eq!(stored.content, expected("곧 끝나는 답 [[pace:5]]", &[]));
+
+    let setup = self::setup(Backend::Postgres, 10, Duration::from_secs(10)).await;
+    let slow = setup
+        .solver
+        .ask(setup.user, None, Subject::Math, "아주 느린 답 [[pace:200]]")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    setup.solver.drain(Duration::from_millis(300)).await;
+    let stored = setup.storage.answer(slow.answer.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Interrupted);
+    assert_eq!(stored.error.as_deref(), Some("shutdown"));
+    assert!(
+        stored.content.starts_with("정답"),
+        "kept its text: {:?}",
+        stored.content
+    );
+}
+
+/// SQL that makes the database refuse every write an answer needs.
+fn refuse_writes(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse_chunks BEFORE INSERT ON answer_chunks BEGIN SELECT RAISE(ABORT, 'read-only'); END;
+             CREATE TRIGGER refuse_messages BEFORE UPDATE ON messages BEGIN SELECT RAISE(ABORT, 'read-only'); END;
+             CREATE TRIGGER refuse_beats BEFORE INSERT ON instances BEGIN SELECT RAISE(ABORT, 'read-only'); END;"
+        }
+        Backend::Postgres => {
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'read-only'; END $$;
+             CREATE TRIGGER refuse_chunks BEFORE INSERT ON answer_chunks FOR EACH ROW EXECUTE FUNCTION refuse();
+             CREATE TRIGGER refuse_messages BEFORE UPDATE ON messages FOR EACH ROW EXECUTE FUNCTION refuse();
+             CREATE TRIGGER refuse_beats BEFORE INSERT ON instances FOR EACH ROW EXECUTE FUNCTION refuse();"
+        }
+    }
+}
+
+const ALLOW_WRITES: &str =
+    "DROP TRIGGER refuse_chunks; DROP TRIGGER refuse_messages; DROP TRIGGER refuse_beats;";
+const ALLOW_WRITES_PG: &str = "DROP TRIGGER refuse_chunks ON answer_chunks; \
+     DROP TRIGGER refuse_messages ON messages; DROP TRIGGER refuse_beats ON instances;";
+
+/// While the database refuses writes the process is not ready, followers
+/// keep the whole text (never a shorter stored copy) and no end is claimed;
+/// once writes work the answer is stored whole and its followers told.
+#[tokio::test]
+async fn an_answer_outlives_a_database_that_refuses_writes() {
+    for backend in BACKENDS {
+        let setup = setup(backend, 10, Duration::from_secs(10)).await;
+        let question = "저장이 안 될 때";
+        let asked = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, question)
+            .await
+            .unwrap();
+        setup.execute(refuse_writes(backend)).await;
+        setup.solver.keep().await;
+        assert!(!setup.solver.ready(), "{backend:?}: not ready while writes fail");
+        let mut followed = live(&setup, asked.answer.id).await;
+        // Generated in full, but not stored: the text stays in memory.
+        let want = expected(question, &[]);
+        for _ in 0..100 {
+            if setup.solver.live_text(asked.answer.id).as_deref() == Some(want.as_str()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            setup.solver.live_text(asked.answer.id).as_deref(),
+            Some(want.as_str()),
+            "{backend:?}"
+        );
+        assert!(
+            followed.events.try_recv().is_ok(),
+            "{backend:?}: followers got the text"
+        );
+        let reconnected = live(&setup, asked.answer.id).await;
+        assert_eq!(
+            reconnected.text, want,
+            "{backend:?}: a reconnecting follower gets all of it"
+        );
+        assert_eq!(
+            reconnected.ended, None,
+            "{backend:?}: no end is claimed before it is stored"
+        );
+
+        setup
+            .execute(match backend {
+                Backend::Sqlite => ALLOW_WRITES,
+                Backend::Postgres => ALLOW_WRITES_PG,
+            })
+            .await;
+        let (seen, ended) = watch(reconnected).await;
+        assert_eq!(
+            (seen.as_str(), ended.status),
+            (want.as_str(), MessageStatus::Complete)
+        );
+        let stored = setup.storage.answer(asked.answer.id).await.unwrap().unwrap();
+        assert_eq!((stored.status, stored.content), (MessageStatus::Complete, want));
+        setup.solver.keep().await;
+        assert!(setup.solver.ready(), "{backend:?}: ready again");
+    }
+}
+
+/// When the database stays away past the bound, followers are told the
+/// answer failed, and it is stored failed with its whole text once the
+/// database is back: no answer stays streaming without an owner.
+#[tokio::test]
+async fn a_database_gone_too_long_ends_the_answer_as_failed_with_its_text() {
+    let setup = setup(Backend::Postgres, 2, Duration::from_secs(10)).await;
+    let writer = setup
+        .replica(replica_settings(
+            "a",
+            Duration::from_secs(3),
+            Duration::from_secs(1),
+        ))
+        .await;
+    let asked = writer
+        .ask(setup.user, None, Subject::Math, "오래 저장이 안 될 때")
+        .await
+        .unwrap();
+    setup.execute(refuse_writes(Backend::Postgres)).await;
+    let followed = live_of(&writer, asked.answer.id).await;
+    let (seen, ended) = watch(followed).await;
+    assert_eq!(ended.status, MessageStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("storage"));
+    let want = expected("오래 저장이 안 될 때", &[]);
+    assert_eq!(seen, want);
+    setup.execute(ALLOW_WRITES_PG).await;
+    let mut stored = setup.storage.answer(asked.answer.id).await.unwrap().unwrap();
+    for _ in 0..100 {
+        if stored.status != MessageStatus::Streaming {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stored = setup.storage.answer(asked.answer.id).await.unwrap().unwrap();
+    }
+    assert_eq!((stored.status, stored.content), (MessageStatus::Failed, want));
+}
+
+/// Every connection of the process is terminated mid-answer: the pool
+/// reconnects and the answer is stored whole.
+#[tokio::test]
+async fn terminated_database_connections_mid_answer_lose_nothing() {
+    let setup = setup(Backend::Postgres, 10, Duration::from_secs(10)).await;
+    let question = "연결이 끊겨도 [[pace:10]]";
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Math, question)
+        .await
+        .unwrap();
+    let followed = live(&setup, asked.answer.id).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let admin = weasel_server::storage::Storage::connect(&weasel_server::config::DatabaseSettings {
+        url: setup._db.url.clone(),
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    if let Storage::Postgres(pool) = &admin {
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert!(!ended.is_empty(), "the app's connections were terminated");
+    }
+    let (seen, ended) = watch(followed).await;
+    let want = expected(question, &[]);
+    assert_eq!(
+        (seen.as_str(), ended.status),
+        (want.as_str(), MessageStatus::Complete)
+    );
+    let stored = setup.storage.answer(asked.answer.id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.content), (MessageStatus::Complete, want));
 }

@@ -175,6 +175,7 @@ pub fn ConversationPage() -> impl IntoView {
 fn Conversation(conversation: ConversationView) -> impl IntoView {
     let lang = use_lang();
     let id = conversation.id;
+    let subject = conversation.subject;
     let last_answer = conversation
         .messages
         .iter()
@@ -198,7 +199,7 @@ fn Conversation(conversation: ConversationView) -> impl IntoView {
                     view! { <Question message/> }.into_any()
                 } else {
                     let last = Some(message.id) == last_answer;
-                    view! { <Answer message last/> }.into_any()
+                    view! { <Answer message last conversation=id subject/> }.into_any()
                 }
             }).collect_view()}
             <Composer conversation=id/>
@@ -288,6 +289,10 @@ fn failure_message(error: Option<&str>, lang: Lang) -> &'static str {
             "The answer stalled for too long.",
         ),
         Some("incomplete") => lang.t("답이 중간에 끊겼어요.", "The answer was cut off."),
+        Some("storage") => lang.t(
+            "답을 저장하지 못했어요. 잠시 뒤 다시 시도해 주세요.",
+            "The answer could not be saved. Please try again in a moment.",
+        ),
         _ => lang.t(
             "답을 만드는 중에 문제가 생겼어요.",
             "Something went wrong while answering.",
@@ -296,7 +301,7 @@ fn failure_message(error: Option<&str>, lang: Lang) -> &'static str {
 }
 
 #[component]
-fn Answer(message: MessageView, last: bool) -> impl IntoView {
+fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject) -> impl IntoView {
     let lang = use_lang();
     let id = message.id;
     let text = RwSignal::new(message.content);
@@ -319,7 +324,11 @@ fn Answer(message: MessageView, last: bool) -> impl IntoView {
     });
     let stop = ServerAction::<StopAnswer>::new();
     let retry = ServerAction::<RetryAnswer>::new();
+    let go_on = ServerAction::<Ask>::new();
     follow_new_answer(retry.value());
+    follow_new_answer(go_on.value());
+    let cut_off =
+        move || status.get() == AnswerStatus::Complete && error.get().as_deref() == Some("max_tokens");
     let copied = RwSignal::new(false);
     let copy = move |_| {
         super::copy_to_clipboard(text.get_untracked());
@@ -355,6 +364,22 @@ fn Answer(message: MessageView, last: bool) -> impl IntoView {
                         <input type="hidden" name="answer" value=id/>
                         <button type="submit" class="secondary">{lang.t("멈추기", "Stop")}</button>
                     </ActionForm>
+                </div>
+            })}
+            {move || cut_off().then(|| view! {
+                <div class="answer-problem" role="status">
+                    <span data-testid="answer-cut-off">
+                        {lang.t("답이 길어서 최대 길이에서 끊겼어요.", "The answer reached its length limit and was cut off.")}
+                    </span>
+                    {last.then(|| view! {
+                        <ActionForm action=go_on>
+                            <input type="hidden" name="conversation" value=conversation/>
+                            <input type="hidden" name="subject" value=subject.code()/>
+                            <input type="hidden" name="question"
+                                value=lang.t("끊긴 곳부터 이어서 계속 써 주세요.", "Please continue exactly where you stopped.")/>
+                            <button type="submit" class="secondary">{lang.t("이어서 쓰기", "Continue")}</button>
+                        </ActionForm>
+                    })}
                 </div>
             })}
             {move || ended_badly().then(|| {

@@ -21,13 +21,14 @@ use futures_util::stream;
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 
-use super::{LiveEvent, Solver, service::api_status};
+use super::{LiveEvent, Solver, Subscription, service::api_status};
 use crate::{
     auth::AuthSession,
-    storage::{Message, MessageId, MessageStatus, UserId},
+    storage::{MessageId, MessageStatus, UserId},
 };
 
-/// How often an answer streaming on another replica is re-read.
+/// How often an answer is looked up again while the database says it
+/// streams but no replica's mirror has it yet.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Deserialize)]
@@ -81,10 +82,10 @@ fn delta(offset: usize, text: &str) -> Event {
         .data(serde_json::to_string(&data).unwrap_or_default())
 }
 
-fn done(message: &Message) -> Event {
+fn done(status: MessageStatus, error: Option<String>) -> Event {
     let data = wire::Done {
-        status: api_status(message.status),
-        error: message.error.clone(),
+        status: api_status(status),
+        error,
     };
     Event::default()
         .event(wire::DONE)
@@ -106,68 +107,100 @@ fn after(text: &str, from: usize) -> (usize, &str) {
 }
 
 async fn feed(solver: Arc<Solver>, user: UserId, id: MessageId, from: usize, tx: mpsc::Sender<Event>) {
+    tokio::select! {
+        () = follow(&solver, user, id, from, &tx) => {}
+        // Shutting down: the browser reconnects elsewhere with its last event id.
+        () = solver.closing() => {}
+    }
+}
+
+async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &mpsc::Sender<Event>) {
     let mut sent = from;
-    // From memory while the answer is generated here. A reader too slow for
-    // the live buffer (it lagged) is not waited for: it starts again from
-    // what it has, with the rest as one delta, and follows live from there.
-    while let Some((so_far, mut live)) = solver.subscribe(id) {
+    loop {
+        let subscription = match solver.follow(id).await {
+            Ok(subscription) => subscription,
+            Err(err) => {
+                tracing::warn!(error = %err, answer = id.0, "cannot follow an answer");
+                return;
+            }
+        };
+        // Not streaming any more (or not yet visible as such): the stored row.
+        let Some(Subscription {
+            text: so_far,
+            ended,
+            events: mut live,
+        }) = subscription
+        else {
+            let message = match solver.storage().message_of(user, id).await {
+                Ok(Some(message)) => message,
+                _ => return,
+            };
+            let (offset, rest) = after(&message.content, sent);
+            if !rest.is_empty() {
+                if tx.send(delta(offset, rest)).await.is_err() {
+                    return;
+                }
+                sent = message.content.len();
+            }
+            if message.status != MessageStatus::Streaming {
+                let _ = tx.send(done(message.status, message.error)).await;
+                return;
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+            continue;
+        };
         let (offset, rest) = after(&so_far, sent);
         if !rest.is_empty() && tx.send(delta(offset, rest)).await.is_err() {
             return;
         }
         sent = sent.max(so_far.len());
-        let lagged = loop {
+        if let Some(ended) = ended {
+            let _ = tx.send(done(ended.status, ended.error)).await;
+            return;
+        }
+        // A reader too slow for the live buffer (it lagged) is not waited
+        // for: it starts again from what it has, with the rest as one
+        // delta, and follows live from there.
+        loop {
             match live.recv().await {
                 Ok(LiveEvent::Delta { offset, mut text }) => {
                     // Deltas that queued up meanwhile leave as one event: no
                     // delay when the server keeps up, fewer writes when it is busy.
-                    let mut ended = None;
+                    let mut then = None;
                     loop {
                         match live.try_recv() {
                             Ok(LiveEvent::Delta { text: more, .. }) => text.push_str(&more),
-                            Ok(LiveEvent::Done { .. }) | Err(broadcast::error::TryRecvError::Closed) => {
-                                ended = Some(false);
-                                break;
-                            }
-                            Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                                ended = Some(true);
+                            Ok(LiveEvent::Done(ended)) => {
+                                then = Some(Some(ended));
                                 break;
                             }
                             Err(broadcast::error::TryRecvError::Empty) => break,
+                            Err(_) => {
+                                then = Some(None);
+                                break;
+                            }
                         }
                     }
                     sent = offset + text.len();
                     if tx.send(delta(offset, &text)).await.is_err() {
                         return;
                     }
-                    if let Some(lagged) = ended {
-                        break lagged;
+                    match then {
+                        Some(Some(ended)) => {
+                            let _ = tx.send(done(ended.status, ended.error)).await;
+                            return;
+                        }
+                        Some(None) => break,
+                        None => {}
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => break true,
-                Ok(LiveEvent::Done { .. }) | Err(broadcast::error::RecvError::Closed) => break false,
+                Ok(LiveEvent::Done(ended)) => {
+                    let _ = tx.send(done(ended.status, ended.error)).await;
+                    return;
+                }
+                // Lagged: catch up from the text so far. Closed: look again.
+                Err(_) => break,
             }
-        };
-        if !lagged {
-            break;
         }
-    }
-    loop {
-        let message = match solver.storage().message_of(user, id).await {
-            Ok(Some(message)) => message,
-            _ => return,
-        };
-        let (offset, rest) = after(&message.content, sent);
-        if !rest.is_empty() {
-            if tx.send(delta(offset, rest)).await.is_err() {
-                return;
-            }
-            sent = message.content.len();
-        }
-        if message.status != MessageStatus::Streaming {
-            let _ = tx.send(done(&message)).await;
-            return;
-        }
-        tokio::time::sleep(POLL_EVERY).await;
     }
 }

@@ -13,7 +13,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, Weak,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -23,9 +23,11 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 pub mod events;
+mod replicas;
 pub mod service;
 
 use crate::{
+    config::ReplicaSettings,
     model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Purpose, Turn},
     storage::{
         AnswerOutcome, Chunk, Conversation, ConversationId, Message, MessageId, MessageStatus, NewMessage,
@@ -51,20 +53,107 @@ const TITLE_PROMPT: &str = "Write a conversation title for the student's exam pr
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LiveEvent {
     /// `text` goes at byte `offset` of the answer.
-    Delta { offset: usize, text: String },
-    Done {
-        status: MessageStatus,
-        error: Option<String>,
+    Delta {
+        offset: usize,
+        text: String,
     },
+    Done(Ended),
 }
 
-/// An answer being generated right now.
+/// How an answer ended, as its followers are told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    pub status: MessageStatus,
+    pub error: Option<String>,
+}
+
+/// An answer being generated right now: by this process, or by another
+/// replica and mirrored here for the followers connected to this one.
 pub struct LiveAnswer {
-    text: Mutex<String>,
-    /// How many bytes of `text` the database has (in chunks).
+    state: Mutex<LiveState>,
+    /// How many bytes of the text the database has (in chunks).
     persisted: AtomicUsize,
     events: broadcast::Sender<LiveEvent>,
     cancel: CancellationToken,
+}
+
+#[derive(Default)]
+struct LiveState {
+    text: String,
+    /// Set once followers were told how it ended.
+    ended: Option<Ended>,
+}
+
+/// The text so far, how it ended if it did, and what follows, taken
+/// atomically so no delta is missed or repeated.
+pub struct Subscription {
+    pub text: String,
+    pub ended: Option<Ended>,
+    pub events: broadcast::Receiver<LiveEvent>,
+}
+
+impl LiveAnswer {
+    fn new(text: String, cancel: CancellationToken) -> Arc<Self> {
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(LiveAnswer {
+            state: Mutex::new(LiveState { text, ended: None }),
+            persisted: AtomicUsize::new(0),
+            events,
+            cancel,
+        })
+    }
+
+    fn subscribe(&self) -> Subscription {
+        let state = self.state.lock().unwrap();
+        Subscription {
+            text: state.text.clone(),
+            ended: state.ended.clone(),
+            events: self.events.subscribe(),
+        }
+    }
+
+    fn text(&self) -> String {
+        self.state.lock().unwrap().text.clone()
+    }
+
+    fn len(&self) -> usize {
+        self.state.lock().unwrap().text.len()
+    }
+
+    /// Appends `delta` and tells the followers, under one lock.
+    fn push(&self, delta: String) {
+        let mut state = self.state.lock().unwrap();
+        let offset = state.text.len();
+        state.text.push_str(&delta);
+        let _ = self.events.send(LiveEvent::Delta { offset, text: delta });
+    }
+
+    /// Adds what `text`, found at byte `start`, has beyond the text so far.
+    /// False when it leaves a gap (the caller reads again later).
+    fn extend_from(&self, start: usize, text: &str) -> bool {
+        let len = self.len();
+        if start > len {
+            return false;
+        }
+        let known = len - start;
+        if known >= text.len() {
+            return true;
+        }
+        if !text.is_char_boundary(known) {
+            return false;
+        }
+        self.push(text[known..].to_string());
+        true
+    }
+
+    /// Tells the followers how it ended (once).
+    fn end(&self, ended: Ended) {
+        let mut state = self.state.lock().unwrap();
+        if state.ended.is_none() {
+            state.ended = Some(ended.clone());
+            let _ = self.events.send(LiveEvent::Done(ended));
+        }
+    }
 }
 
 /// What the flusher wrote since the process started (benchmarks read it).
@@ -86,6 +175,8 @@ pub enum SolveError {
     NotFound,
     #[error("this answer cannot be written again now")]
     NotRetryable,
+    #[error("this server is shutting down")]
+    Restarting,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -100,8 +191,21 @@ pub struct Solver {
     storage: Storage,
     model: Arc<dyn ModelProvider>,
     idle_timeout: Duration,
+    replica: ReplicaSettings,
+    started_at: i64,
+    /// Answers this process generates.
     live: Mutex<HashMap<MessageId, Arc<LiveAnswer>>>,
+    /// Answers other replicas generate that followers here watch.
+    mirrors: Mutex<HashMap<MessageId, Arc<LiveAnswer>>>,
     flushed: FlushStats,
+    /// The last heartbeat reached the database and was written.
+    writable: AtomicBool,
+    /// Shutting down: no new questions; answers in progress finish.
+    draining: AtomicBool,
+    /// The shutdown grace period is over: answers still running stop here.
+    deadline: CancellationToken,
+    /// Followers' streams end (their browsers reconnect to another replica).
+    closing: CancellationToken,
 }
 
 /// Flushes every [`FLUSH_EVERY`] for as long as the solver exists.
@@ -192,16 +296,58 @@ pub fn title_from(question: &str) -> String {
 }
 
 impl Solver {
-    pub fn new(storage: Storage, model: Arc<dyn ModelProvider>, idle_timeout: Duration) -> Arc<Self> {
+    /// The solver and its background tasks (flusher, heartbeat and sweep,
+    /// replica follower); they end when the solver is dropped.
+    pub fn new(
+        storage: Storage,
+        model: Arc<dyn ModelProvider>,
+        idle_timeout: Duration,
+        replica: ReplicaSettings,
+    ) -> Arc<Self> {
         let solver = Arc::new(Solver {
             storage,
             model,
             idle_timeout,
+            replica,
+            started_at: crate::storage::now_millis(),
             live: Mutex::default(),
+            mirrors: Mutex::default(),
             flushed: FlushStats::default(),
+            writable: AtomicBool::new(true),
+            draining: AtomicBool::new(false),
+            deadline: CancellationToken::new(),
+            closing: CancellationToken::new(),
         });
         tokio::spawn(flush_forever(Arc::downgrade(&solver)));
+        tokio::spawn(replicas::keep_forever(Arc::downgrade(&solver)));
+        tokio::spawn(replicas::mirror_forever(
+            Arc::downgrade(&solver),
+            solver.storage.clone(),
+        ));
         solver
+    }
+
+    /// This process's name in answer leases.
+    pub fn instance_id(&self) -> &str {
+        &self.replica.instance_id
+    }
+
+    /// Whether this process takes new questions: not shutting down, and
+    /// the database took its last heartbeat write.
+    pub fn ready(&self) -> bool {
+        !self.draining.load(Ordering::Relaxed) && self.writable.load(Ordering::Relaxed)
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    fn refuse_if_draining(&self) -> Result<(), SolveError> {
+        if self.draining() {
+            Err(SolveError::Restarting)
+        } else {
+            Ok(())
+        }
     }
 
     /// What the flusher has written so far.
@@ -222,9 +368,9 @@ impl Solver {
         let pending: Vec<(MessageId, usize, String, &LiveAnswer)> = live
             .iter()
             .filter_map(|(id, live)| {
-                let text = live.text.lock().unwrap();
+                let state = live.state.lock().unwrap();
                 let from = live.persisted.load(Ordering::Relaxed);
-                (text.len() > from).then(|| (*id, from, text[from..].to_string(), live.as_ref()))
+                (state.text.len() > from).then(|| (*id, from, state.text[from..].to_string(), live.as_ref()))
             })
             .collect();
         if pending.is_empty() {
@@ -269,6 +415,7 @@ impl Solver {
         subject: Subject,
         question: &str,
     ) -> Result<Asked, SolveError> {
+        self.refuse_if_draining()?;
         let question = checked_question(question)?;
         let conversation = match conversation {
             Some(id) => self
@@ -300,6 +447,7 @@ impl Solver {
     /// rather than kept as a version: the conversation stays one line of
     /// turns, which is also exactly the context the model is sent.
     pub async fn retry(self: &Arc<Self>, user: UserId, answer: MessageId) -> Result<Asked, SolveError> {
+        self.refuse_if_draining()?;
         let message = self
             .storage
             .message_of(user, answer)
@@ -336,6 +484,7 @@ impl Solver {
         question: MessageId,
         text: &str,
     ) -> Result<Asked, SolveError> {
+        self.refuse_if_draining()?;
         let text = checked_question(text)?;
         let message = self
             .storage
@@ -421,6 +570,9 @@ impl Solver {
             .storage
             .start_answer(conversation.id, self.model.model_id())
             .await?;
+        self.storage
+            .take_lease(answer.id, &self.replica.instance_id, self.replica.lease)
+            .await?;
         self.spawn_generation(conversation.id, conversation.subject, answer.id);
         Ok(Asked {
             conversation: conversation.id,
@@ -433,12 +585,45 @@ impl Solver {
         &self.storage
     }
 
-    /// The text so far and a receiver for what follows, taken atomically so no
-    /// delta is missed or repeated. `None` when the answer is not streaming.
-    pub fn subscribe(&self, id: MessageId) -> Option<(String, broadcast::Receiver<LiveEvent>)> {
+    /// The text so far of an answer this process generates (it is ahead of
+    /// the database by up to one flush); `None` when it generates no such answer.
+    pub fn live_text(&self, id: MessageId) -> Option<String> {
         let live = self.live.lock().unwrap().get(&id).cloned()?;
-        let text = live.text.lock().unwrap();
-        Some((text.clone(), live.events.subscribe()))
+        Some(live.text())
+    }
+
+    /// Follows a streaming answer, wherever it is generated: from memory
+    /// when here, else through a mirror fed by the database (PostgreSQL
+    /// notifications, or polling). `None` when it is not streaming.
+    pub async fn follow(&self, id: MessageId) -> Result<Option<Subscription>, StorageError> {
+        if let Some(live) = self.live.lock().unwrap().get(&id) {
+            return Ok(Some(live.subscribe()));
+        }
+        if let Some(mirror) = self.mirrors.lock().unwrap().get(&id) {
+            return Ok(Some(mirror.subscribe()));
+        }
+        let Some(message) = self.storage.answer(id).await? else {
+            return Ok(None);
+        };
+        if message.status != MessageStatus::Streaming {
+            return Ok(None);
+        }
+        if let Some(live) = self.live.lock().unwrap().get(&id) {
+            return Ok(Some(live.subscribe()));
+        }
+        let mirror = self
+            .mirrors
+            .lock()
+            .unwrap()
+            .entry(id)
+            .or_insert_with(|| LiveAnswer::new(message.content, CancellationToken::new()))
+            .clone();
+        Ok(Some(mirror.subscribe()))
+    }
+
+    /// Ends once shutdown closes the followers' streams.
+    pub async fn closing(&self) {
+        self.closing.cancelled().await
     }
 
     /// Cancels a streaming answer; it keeps its text and ends `stopped`.
@@ -458,29 +643,105 @@ impl Solver {
     }
 
     fn spawn_generation(self: &Arc<Self>, conversation: ConversationId, subject: Subject, answer: MessageId) {
-        let (events, _) = broadcast::channel(1024);
-        let live = Arc::new(LiveAnswer {
-            text: Mutex::default(),
-            persisted: AtomicUsize::new(0),
-            events,
-            cancel: CancellationToken::new(),
-        });
+        // A child of the shutdown deadline: both end the generation.
+        let live = LiveAnswer::new(String::new(), self.deadline.child_token());
         self.live.lock().unwrap().insert(answer, live.clone());
         let solver = Arc::clone(self);
         tokio::spawn(async move {
             let (status, outcome) = solver.generate(conversation, subject, answer, &live).await;
             crate::metrics::record_answer(status, &outcome);
-            if let Err(err) = solver.storage.finish_answer(answer, status, &outcome).await {
-                tracing::error!(error = %err, answer = answer.0, "cannot record the end of an answer");
-            }
+            let ended = solver.store_end(answer, status, outcome, &live).await;
             // Removed before announcing, so a late subscriber reads the database instead.
             solver.live.lock().unwrap().remove(&answer);
-            let _ = live.events.send(LiveEvent::Done {
-                status,
-                error: outcome.error.clone(),
-            });
-            tracing::info!(answer = answer.0, ?status, error = ?outcome.error, ms = outcome.total_ms, "answer finished");
+            tracing::info!(answer = answer.0, status = ?ended.status, error = ?ended.error, "answer finished");
+            live.end(ended);
         });
+    }
+
+    /// Writes how an answer ended, retrying with backoff for as long as the
+    /// database refuses: the text stays in memory (followers and reloads
+    /// get all of it, never a shorter stored copy) and the lease stays
+    /// renewed. Past `write_give_up` the followers are told it failed,
+    /// and that is what gets stored once writes work again.
+    async fn store_end(
+        &self,
+        id: MessageId,
+        mut status: MessageStatus,
+        mut outcome: AnswerOutcome,
+        live: &LiveAnswer,
+    ) -> Ended {
+        let give_up = Instant::now() + self.replica.write_give_up;
+        let mut wait = Duration::from_millis(250);
+        let mut failures = 0u32;
+        loop {
+            match self.storage.finish_answer(id, status, &outcome).await {
+                Ok(()) => {
+                    if failures > 0 {
+                        tracing::info!(
+                            answer = id.0,
+                            failures,
+                            "the end of an answer is stored after all"
+                        );
+                    }
+                    return Ended {
+                        status,
+                        error: outcome.error,
+                    };
+                }
+                Err(err) => {
+                    failures += 1;
+                    if failures == 1 {
+                        tracing::error!(error = %err, answer = id.0, "cannot record the end of an answer; retrying");
+                    }
+                    if status != MessageStatus::Failed && Instant::now() >= give_up {
+                        tracing::error!(
+                            answer = id.0,
+                            "the database stayed away: the answer ends as failed"
+                        );
+                        status = MessageStatus::Failed;
+                        outcome.error = Some("storage".into());
+                        live.end(Ended {
+                            status,
+                            error: outcome.error.clone(),
+                        });
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Stops taking questions and lets every answer this process writes
+    /// finish within `grace`; what still runs then is stored interrupted
+    /// with its text. Followers' streams close last, so their browsers
+    /// resume on another replica.
+    pub async fn drain(&self, grace: Duration) {
+        self.draining.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + grace;
+        tracing::info!(
+            answers = self.active(),
+            grace_s = grace.as_secs(),
+            "draining: answers in progress may finish"
+        );
+        while self.active() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if self.active() > 0 {
+            tracing::warn!(
+                answers = self.active(),
+                "grace period over: stopping the answers still running"
+            );
+            self.deadline.cancel();
+            let last = Instant::now() + Duration::from_secs(5);
+            while self.active() > 0 && Instant::now() < last {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        self.closing.cancel();
+        if let Err(err) = self.storage.forget_instance(&self.replica.instance_id).await {
+            tracing::warn!(error = %err, "cannot remove this process's heartbeat");
+        }
     }
 
     async fn generate(
@@ -495,11 +756,21 @@ impl Solver {
         let result = self
             .run(conversation, subject, answer, live, started, &mut outcome)
             .await;
-        outcome.content = live.text.lock().unwrap().clone();
+        outcome.content = live.text();
         outcome.total_ms = started.elapsed().as_millis() as i64;
         let status = match result {
+            _ if self.deadline.is_cancelled() => {
+                outcome.error = Some("shutdown".into());
+                MessageStatus::Interrupted
+            }
             _ if live.cancel.is_cancelled() => MessageStatus::Stopped,
-            Ok(()) if outcome.stop_reason.is_some() => MessageStatus::Complete,
+            Ok(()) if outcome.stop_reason.is_some() => {
+                if outcome.stop_reason.as_deref() == Some("max_tokens") {
+                    // Complete as far as it goes: the page says it was cut off.
+                    outcome.error = Some("max_tokens".into());
+                }
+                MessageStatus::Complete
+            }
             Ok(()) => {
                 // The stream ended without messageStop: the answer was cut off.
                 outcome.error = Some("incomplete".into());
@@ -562,10 +833,7 @@ impl Solver {
                         .first_token_ms
                         .get_or_insert(started.elapsed().as_millis() as i64);
                     // Memory and subscribers only: the flusher persists it.
-                    let mut text = live.text.lock().unwrap();
-                    let offset = text.len();
-                    text.push_str(&delta);
-                    let _ = live.events.send(LiveEvent::Delta { offset, text: delta });
+                    live.push(delta);
                 }
                 Ok(Some(Ok(ModelEvent::Stop(reason)))) => outcome.stop_reason = Some(reason),
                 Ok(Some(Ok(ModelEvent::Usage(usage)))) => {

@@ -25,6 +25,7 @@ impl From<SolveError> for AppError {
             SolveError::TooLong => AppError::invalid(Field::Question, Problem::TooLong),
             SolveError::NotFound => AppError::NotFound,
             SolveError::NotRetryable => AppError::Conflict,
+            SolveError::Restarting => AppError::Restarting,
             SolveError::Storage(err) => {
                 tracing::error!(error = %err, "solve storage failure");
                 AppError::Internal
@@ -88,7 +89,7 @@ impl Solve for SolveService {
             .iter_mut()
             .filter(|m| m.status == MessageStatus::Streaming)
         {
-            if let Some((text, _)) = self.solver.subscribe(message.id) {
+            if let Some(text) = self.solver.live_text(message.id) {
                 message.content = text;
             }
         }

@@ -2,7 +2,7 @@
 
 use super::{
     AnswerOutcome, AnswerStats, Chunk, Conversation, ConversationId, Message, MessageId, MessageStatus,
-    NewMessage, Result, Storage, StorageError, Subject, UserId, now_millis,
+    NewMessage, Result, Storage, StorageError, Subject, UserId, leases::AnswerNews, now_millis,
 };
 
 impl Storage {
@@ -115,6 +115,39 @@ impl Storage {
         Ok(self.with_chunks(message.into_iter().collect()).await?.pop())
     }
 
+    /// A message by id alone, its chunks included (callers checked who may see it).
+    pub async fn answer(&self, id: MessageId) -> Result<Option<Message>> {
+        let message = on_pool!(self, pool => sqlx::query_as::<_, Message>(
+            "SELECT id, conversation_id, role, content, status, error, created_at FROM messages WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(self.with_chunks(message.into_iter().collect()).await?.pop())
+    }
+
+    /// Those of `ids` that still exist, as stored rows (a streaming answer's
+    /// content is empty here: its text is in chunks).
+    #[tracing::instrument(skip_all, fields(answers = ids.len()))]
+    pub async fn answers_among(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
+        let mut found = vec![];
+        for batch in ids.chunks(500) {
+            let rows: Vec<Message> = on_pool!(self, pool => {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT id, conversation_id, role, content, status, error, created_at FROM messages WHERE id IN (",
+                );
+                let mut list = query.separated(", ");
+                for id in batch {
+                    list.push_bind(*id);
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(pool).await
+            })?;
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
     /// Appends what streaming answers received since their last flush, all
     /// in one transaction (group commit): one statement per batch of chunks,
     /// whatever the number of answers. Writing a chunk again replaces it, so
@@ -141,6 +174,8 @@ impl Storage {
             tx.commit().await
         }
         .await)?;
+        self.announce(chunks.iter().map(|c| AnswerNews::Text(c.message)))
+            .await?;
         Ok(())
     }
 
@@ -158,7 +193,7 @@ impl Storage {
     }
 
     /// The chunks of an answer, joined in order.
-    async fn chunk_text(&self, id: MessageId) -> Result<String> {
+    pub(crate) async fn chunk_text(&self, id: MessageId) -> Result<String> {
         let chunks: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT text FROM answer_chunks WHERE message_id = $1 ORDER BY start_at",
         )
@@ -168,8 +203,10 @@ impl Storage {
         Ok(chunks.concat())
     }
 
-    /// Records how an answer ended, with its full text, and drops its chunks,
-    /// in one transaction: the only write of its row while it lived.
+    /// Records how an answer ended, with its full text, and drops its chunks
+    /// and its lease, in one transaction: the only write of its row while it
+    /// lived. An answer another replica marked interrupted meanwhile (this
+    /// process could not renew its lease) gets its full text back.
     pub async fn finish_answer(
         &self,
         id: MessageId,
@@ -182,7 +219,7 @@ impl Storage {
                 "UPDATE messages SET content = $1, status = $2, error = $3, stop_reason = $4, input_tokens = $5,
                      output_tokens = $6, cache_read_tokens = $7, cache_write_tokens = $8, first_token_ms = $9,
                      total_ms = $10
-                 WHERE id = $11",
+                 WHERE id = $11 AND status IN ('streaming', 'interrupted')",
             )
             .bind(&outcome.content)
             .bind(status)
@@ -201,9 +238,14 @@ impl Storage {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("DELETE FROM answer_leases WHERE message_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await
         }
         .await)?;
+        self.announce([AnswerNews::Ended(id)]).await?;
         Ok(())
     }
 
@@ -233,40 +275,6 @@ impl Storage {
         .bind(id)
         .fetch_optional(pool)
         .await)?)
-    }
-
-    /// At startup: answers a crashed process left streaming can never finish.
-    pub async fn interrupt_streaming(&self) -> Result<u64> {
-        let ids: Vec<MessageId> = on_pool!(self, pool => sqlx::query_scalar(
-            "SELECT id FROM messages WHERE status = 'streaming'",
-        )
-        .fetch_all(pool)
-        .await)?;
-        for id in &ids {
-            let text = self.chunk_text(*id).await?;
-            on_pool!(self, pool => async {
-                let mut tx = pool.begin().await?;
-                sqlx::query("UPDATE messages SET content = content || $1, status = 'interrupted' WHERE id = $2")
-                    .bind(&text)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM answer_chunks WHERE message_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await
-            }
-            .await)?;
-        }
-        // Chunks a last flush wrote after its answer had ended.
-        on_pool!(self, pool => sqlx::query(
-            "DELETE FROM answer_chunks WHERE message_id IN (SELECT id FROM messages WHERE status <> 'streaming')",
-        )
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
-        Ok(ids.len() as u64)
     }
 }
 

@@ -19,6 +19,7 @@ macro_rules! on_pool {
 }
 
 mod conversations;
+mod leases;
 mod model;
 mod search;
 mod shares;
@@ -34,6 +35,7 @@ use sqlx::{
 };
 
 pub use conversations::ListCursor;
+pub use leases::{ANSWERS_CHANNEL, AnswerNews};
 pub use model::*;
 pub use search::SearchRow;
 pub use throttle::{Counted, Limits};

@@ -309,6 +309,8 @@ pub fn test_settings(database_url: &str, site_root: &Path) -> Settings {
         "WEASEL_ADDR" => Some("127.0.0.1:0".into()),
         "DATABASE_URL" => Some(database_url.clone()),
         "WEASEL_SITE_ROOT" => Some(site_root.clone()),
+        // Stopping a test app waits at most this long for its answers.
+        "WEASEL_SHUTDOWN_GRACE_SECS" => Some("2".into()),
         _ => None,
     })
     .expect("test settings")

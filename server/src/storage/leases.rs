@@ -1,0 +1,294 @@
+//! Who writes each streaming answer, for several replicas on one database.
+//!
+//! A process holds a lease on every answer it generates and renews all of
+//! them, with its heartbeat, in one small transaction every few seconds. An
+//! answer whose lease expired lost its writer; any process may then mark it
+//! interrupted with the text its chunks hold. On PostgreSQL every write that
+//! followers care about also sends a notification (`LISTEN weasel_answers`),
+//! so other replicas read new text at once instead of polling.
+
+use std::time::Duration;
+
+use super::{MessageId, Result, Storage, now_millis};
+
+/// The PostgreSQL notification channel that announces answer progress.
+pub const ANSWERS_CHANNEL: &str = "weasel_answers";
+
+/// PostgreSQL refuses notification payloads of 8,000 bytes or more.
+const PAYLOAD_LIMIT: usize = 7_900;
+
+/// What a notification on [`ANSWERS_CHANNEL`] says about one answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerNews {
+    /// More text is in its chunks.
+    Text(MessageId),
+    /// It ended: its row holds the final text and status.
+    Ended(MessageId),
+}
+
+impl AnswerNews {
+    /// Payloads of at most [`PAYLOAD_LIMIT`] bytes: `t<id>` / `e<id>`, space separated.
+    pub fn payloads(news: impl IntoIterator<Item = AnswerNews>) -> Vec<String> {
+        let mut payloads = vec![];
+        let mut current = String::new();
+        for item in news {
+            let word = match item {
+                AnswerNews::Text(id) => format!("t{}", id.0),
+                AnswerNews::Ended(id) => format!("e{}", id.0),
+            };
+            if current.len() + word.len() + 1 > PAYLOAD_LIMIT {
+                payloads.push(std::mem::take(&mut current));
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(&word);
+        }
+        if !current.is_empty() {
+            payloads.push(current);
+        }
+        payloads
+    }
+
+    /// Reads a payload; unknown words are skipped.
+    pub fn parse(payload: &str) -> Vec<AnswerNews> {
+        payload
+            .split_ascii_whitespace()
+            .filter_map(|word| {
+                let id = MessageId(word.get(1..)?.parse().ok()?);
+                match word.as_bytes()[0] {
+                    b't' => Some(AnswerNews::Text(id)),
+                    b'e' => Some(AnswerNews::Ended(id)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Sends `news` inside the transaction `tx` (PostgreSQL delivers it only
+/// when that commits, so a listener never reads ahead of the data).
+pub(crate) async fn notify(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    news: impl IntoIterator<Item = AnswerNews>,
+) -> std::result::Result<(), sqlx::Error> {
+    for payload in AnswerNews::payloads(news) {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(ANSWERS_CHANNEL)
+            .bind(payload)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Storage {
+    /// Takes the lease on a new answer for `owner`.
+    pub async fn take_lease(&self, id: MessageId, owner: &str, lease: Duration) -> Result<()> {
+        let expires_at = now_millis() + lease.as_millis() as i64;
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO answer_leases (message_id, owner, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (message_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The process's heartbeat: records that `owner` is alive and extends
+    /// every lease it holds, in one transaction. It always writes, so it
+    /// doubles as the readiness probe's proof that the database takes writes.
+    #[tracing::instrument(skip_all)]
+    pub async fn heartbeat(&self, owner: &str, started_at: i64, lease: Duration) -> Result<u64> {
+        let now = now_millis();
+        let expires_at = now + lease.as_millis() as i64;
+        let renewed = on_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+            )
+            .bind(owner)
+            .bind(started_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let renewed = sqlx::query("UPDATE answer_leases SET expires_at = $1 WHERE owner = $2")
+                .bind(expires_at)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(renewed)
+        }
+        .await)?;
+        Ok(renewed)
+    }
+
+    /// A process that stops cleanly leaves no heartbeat row behind.
+    pub async fn forget_instance(&self, owner: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM instances WHERE id = $1")
+            .bind(owner)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Marks interrupted every streaming answer whose writer is gone: its
+    /// lease expired, or it never had one and is older than a lease (rows
+    /// from before leases existed). Its chunks become its text. Any process
+    /// may run this at any time: a live lease is never touched, and two
+    /// sweepers cannot both mark one answer.
+    #[tracing::instrument(skip_all)]
+    pub async fn sweep_expired(&self, lease: Duration) -> Result<Vec<MessageId>> {
+        let now = now_millis();
+        let born_before = now - lease.as_millis() as i64;
+        let ids: Vec<MessageId> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT m.id FROM messages m LEFT JOIN answer_leases l ON l.message_id = m.id
+             WHERE m.status = 'streaming'
+               AND (l.expires_at < $1 OR (l.message_id IS NULL AND m.created_at < $2))",
+        )
+        .bind(now)
+        .bind(born_before)
+        .fetch_all(pool)
+        .await)?;
+        let mut swept = vec![];
+        for id in ids {
+            let text = self.chunk_text(id).await?;
+            let marked = on_pool!(self, pool => async {
+                let mut tx = pool.begin().await?;
+                let marked = sqlx::query(
+                    "UPDATE messages SET content = content || $1, status = 'interrupted', error = 'lost'
+                     WHERE id = $2 AND status = 'streaming'
+                       AND NOT EXISTS (SELECT 1 FROM answer_leases WHERE message_id = $2 AND expires_at >= $3)",
+                )
+                .bind(&text)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if marked {
+                    sqlx::query("DELETE FROM answer_chunks WHERE message_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM answer_leases WHERE message_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(marked)
+            }
+            .await)?;
+            if marked {
+                swept.push(id);
+            }
+        }
+        if !swept.is_empty() {
+            self.announce(swept.iter().map(|id| AnswerNews::Ended(*id)))
+                .await?;
+        }
+        // Chunks a last flush wrote after its answer had ended, and the
+        // heartbeats of processes gone for a long time.
+        on_pool!(self, pool => async {
+            sqlx::query(
+                "DELETE FROM answer_chunks WHERE message_id IN (SELECT id FROM messages WHERE status <> 'streaming')",
+            )
+            .execute(pool)
+            .await?;
+            sqlx::query("DELETE FROM instances WHERE seen_at < $1")
+                .bind(now - 24 * 3600 * 1000)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        }
+        .await)?;
+        Ok(swept)
+    }
+
+    /// Tells other replicas about `news` (PostgreSQL; nothing on SQLite,
+    /// whose followers poll).
+    pub async fn announce(&self, news: impl IntoIterator<Item = AnswerNews>) -> Result<()> {
+        if let Storage::Postgres(pool) = self {
+            let mut tx = pool.begin().await?;
+            notify(&mut tx, news).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The text of answers after the given byte offsets, from their chunks:
+    /// `(id, offset, text)` for each answer that has more (what another
+    /// replica's followers need after a notification). An offset inside a
+    /// chunk returns that whole chunk; the caller trims.
+    #[tracing::instrument(skip_all, fields(answers = after.len()))]
+    pub async fn chunks_after(
+        &self,
+        after: &[(MessageId, usize)],
+    ) -> Result<Vec<(MessageId, usize, String)>> {
+        let mut found = vec![];
+        for batch in after.chunks(500) {
+            let rows: Vec<(MessageId, i64, String)> = on_pool!(self, pool => {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT c.message_id, c.start_at, c.text FROM answer_chunks c JOIN (",
+                );
+                for (n, (id, from)) in batch.iter().enumerate() {
+                    if n > 0 {
+                        query.push(" UNION ALL ");
+                    }
+                    query
+                        .push("SELECT ")
+                        .push_bind(*id)
+                        .push(" AS id, ")
+                        .push_bind(*from as i64)
+                        .push(" AS from_at");
+                }
+                query.push(
+                    ") f ON c.message_id = f.id
+                     AND c.start_at >= COALESCE((SELECT MAX(p.start_at) FROM answer_chunks p
+                                                 WHERE p.message_id = f.id AND p.start_at <= f.from_at), 0)
+                     ORDER BY c.message_id, c.start_at",
+                );
+                query.build_query_as().fetch_all(pool).await
+            })?;
+            found.extend(rows.into_iter().map(|(id, at, text)| (id, at as usize, text)));
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn news_round_trips_in_payloads_under_the_limit() {
+        let news: Vec<AnswerNews> = (0..3000)
+            .map(|i| {
+                if i % 3 == 0 {
+                    AnswerNews::Ended(MessageId(i * 1_000_003))
+                } else {
+                    AnswerNews::Text(MessageId(i))
+                }
+            })
+            .collect();
+        let payloads = AnswerNews::payloads(news.clone());
+        assert!(payloads.len() > 1);
+        assert!(payloads.iter().all(|p| p.len() <= PAYLOAD_LIMIT && !p.is_empty()));
+        let back: Vec<AnswerNews> = payloads.iter().flat_map(|p| AnswerNews::parse(p)).collect();
+        assert_eq!(back, news);
+        assert_eq!(
+            AnswerNews::parse("x1 t e9 t12"),
+            vec![AnswerNews::Ended(MessageId(9)), AnswerNews::Text(MessageId(12))]
+        );
+    }
+}
