@@ -39,6 +39,7 @@ step "Terraform: python-hcl2, terraform fmt layout, checkov"
 # The real formatter where it is installed (the project's machine image has
 # it); `init`/`validate` need providers from the network, so they are not run.
 if command -v terraform >/dev/null 2>&1; then
+  export TF_CLI_CONFIG_FILE=/dev/null # no ~/.terraformrc needed, none read
   terraform fmt -check -recursive -diff terraform || die "terraform fmt: run 'terraform fmt -recursive terraform'"
   echo "    terraform fmt -check: $(terraform version | head -1)"
 else

@@ -84,6 +84,26 @@ test('a model failure shows a clear message and retry works', async ({ page, con
   await expect(page.getByTestId('answer')).toHaveCount(1);
 });
 
+test('an answer cut off at the length limit says so and continues on request', async ({ page, context }) => {
+  await signedIn(context);
+  await page.goto('/');
+  await hydrated(page);
+  await ask(page, `긴 풀이 ${Date.now()} [[fault:maxtokens]]`);
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  await expect(page.getByTestId('answer-cut-off')).toHaveText('답이 길어서 최대 길이에서 끊겼어요.');
+  // Said after a reload too: it is stored, not a live-only note.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('answer-cut-off')).toBeVisible();
+  await page.getByRole('button', { name: '이어서 쓰기' }).click();
+  await expect(page.getByTestId('answer')).toHaveCount(2);
+  await expect(page.locator('.msg-student .question').last()).toHaveText('끊긴 곳부터 이어서 계속 써 주세요.');
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  // The first answer still says it was cut off; only the last one offers to continue.
+  await expect(page.getByTestId('answer-cut-off')).toHaveCount(1);
+  await expect(page.getByRole('button', { name: '이어서 쓰기' })).toHaveCount(0);
+});
+
 test('Enter during Korean input composition does not send; Shift+Enter breaks the line', async ({ page, context }) => {
   await signedIn(context);
   await page.goto('/');

@@ -653,7 +653,7 @@ async fn run(options: &Options, dir: &Path, database_url: &str) -> Vec<String> {
             tally.started
         ));
     }
-    failed.extend(tally.failures.drain(..));
+    failed.append(&mut tally.failures);
 
     // 4. kill -9 of one replica mid-answer.
     let victim = 1;
@@ -725,7 +725,7 @@ async fn run(options: &Options, dir: &Path, database_url: &str) -> Vec<String> {
     {
         failed.push(format!("kill -9: answers marked only after {marked_after:?}"));
     }
-    failed.extend(tally.failures.drain(..));
+    failed.append(&mut tally.failures);
 
     let _ = nginx.kill();
     let _ = nginx.wait();
