@@ -189,6 +189,8 @@ pub struct Asked {
 
 pub struct Solver {
     storage: Storage,
+    /// A pool of its own for the heartbeat.
+    heartbeat: Storage,
     model: Arc<dyn ModelProvider>,
     idle_timeout: Duration,
     replica: ReplicaSettings,
@@ -305,6 +307,7 @@ impl Solver {
         replica: ReplicaSettings,
     ) -> Arc<Self> {
         let solver = Arc::new(Solver {
+            heartbeat: storage.own_pool(1),
             storage,
             model,
             idle_timeout,

@@ -52,7 +52,7 @@ impl Solver {
         let id = &self.replica.instance_id;
         let beat = tokio::time::timeout(
             HEARTBEAT_TIMEOUT,
-            self.storage.heartbeat(id, self.started_at, self.replica.lease),
+            self.heartbeat.heartbeat(id, self.started_at, self.replica.lease),
         )
         .await;
         let ok = match beat {

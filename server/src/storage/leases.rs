@@ -236,31 +236,49 @@ impl Storage {
         after: &[(MessageId, usize)],
     ) -> Result<Vec<(MessageId, usize, String)>> {
         let mut found = vec![];
-        for batch in after.chunks(500) {
-            let rows: Vec<(MessageId, i64, String)> = on_pool!(self, pool => {
-                let mut query = sqlx::QueryBuilder::new(
-                    "SELECT c.message_id, c.start_at, c.text FROM answer_chunks c JOIN (",
-                );
-                for (n, (id, from)) in batch.iter().enumerate() {
-                    if n > 0 {
-                        query.push(" UNION ALL ");
-                    }
-                    query
-                        .push("SELECT ")
-                        .push_bind(*id)
-                        .push(" AS id, ")
-                        .push_bind(*from as i64)
-                        .push(" AS from_at");
-                }
-                query.push(
-                    ") f ON c.message_id = f.id
-                     AND c.start_at >= COALESCE((SELECT MAX(p.start_at) FROM answer_chunks p
-                                                 WHERE p.message_id = f.id AND p.start_at <= f.from_at), 0)
+        match self {
+            // One statement whatever the number of answers: arrays, no
+            // per-answer SQL to plan (this runs after every notification).
+            Storage::Postgres(pool) => {
+                let ids: Vec<i64> = after.iter().map(|(id, _)| id.0).collect();
+                let from: Vec<i64> = after.iter().map(|(_, at)| *at as i64).collect();
+                let rows: Vec<(MessageId, i64, String)> = sqlx::query_as(
+                    "SELECT c.message_id, c.start_at, c.text
+                     FROM unnest($1::bigint[], $2::bigint[]) AS f(id, from_at)
+                     JOIN answer_chunks c
+                       ON c.message_id = f.id AND c.start_at + octet_length(c.text) > f.from_at
                      ORDER BY c.message_id, c.start_at",
-                );
-                query.build_query_as().fetch_all(pool).await
-            })?;
-            found.extend(rows.into_iter().map(|(id, at, text)| (id, at as usize, text)));
+                )
+                .bind(&ids)
+                .bind(&from)
+                .fetch_all(pool)
+                .await?;
+                found.extend(rows.into_iter().map(|(id, at, text)| (id, at as usize, text)));
+            }
+            Storage::Sqlite(pool) => {
+                for batch in after.chunks(500) {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "SELECT c.message_id, c.start_at, c.text FROM answer_chunks c JOIN (",
+                    );
+                    for (n, (id, from)) in batch.iter().enumerate() {
+                        if n > 0 {
+                            query.push(" UNION ALL ");
+                        }
+                        query
+                            .push("SELECT ")
+                            .push_bind(*id)
+                            .push(" AS id, ")
+                            .push_bind(*from as i64)
+                            .push(" AS from_at");
+                    }
+                    query.push(
+                        ") f ON c.message_id = f.id AND c.start_at + length(CAST(c.text AS BLOB)) > f.from_at
+                         ORDER BY c.message_id, c.start_at",
+                    );
+                    let rows: Vec<(MessageId, i64, String)> = query.build_query_as().fetch_all(pool).await?;
+                    found.extend(rows.into_iter().map(|(id, at, text)| (id, at as usize, text)));
+                }
+            }
         }
         Ok(found)
     }

@@ -105,6 +105,26 @@ impl Storage {
         Ok(())
     }
 
+    /// Another pool of `connections` on the same database, for work that
+    /// must not queue behind the main pool: a heartbeat stuck behind busy
+    /// requests would let this process's leases expire while it is alive.
+    pub fn own_pool(&self, connections: u32) -> Storage {
+        match self {
+            Storage::Sqlite(pool) => Storage::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(connections)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+            Storage::Postgres(pool) => Storage::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(connections)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+        }
+    }
+
     /// Connections open and connections idle, for the metrics.
     pub fn pool_usage(&self) -> (u32, usize) {
         on_pool!(self, pool => (pool.size(), pool.num_idle()))
