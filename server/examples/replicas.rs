@@ -21,6 +21,9 @@
 //! what is stored, a replica does not exit 0 on SIGTERM, or a question is
 //! refused.
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::{
     collections::HashSet,
     path::{Path, PathBuf},
@@ -334,39 +337,14 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
 }
 
-async fn create_database() -> (String, String) {
-    use sqlx::{Connection, Executor};
-    let admin = std::env::var("WEASEL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("weasel_replicas_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL");
-    conn.execute(format!(r#"CREATE DATABASE "{name}" ENCODING 'UTF8' TEMPLATE template0"#).as_str())
-        .await
-        .expect("create database");
-    let mut url = url::Url::parse(&admin).expect("admin URL");
-    url.set_path(&name);
-    (url.to_string(), name)
-}
-
-async fn drop_database(name: &str) {
-    use sqlx::{Connection, Executor};
-    let admin = std::env::var("WEASEL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-        let _ = conn
-            .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-            .await;
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let options = options();
     let dir = std::env::temp_dir().join(format!("weasel-replicas-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("work directory");
-    let (database_url, database) = create_database().await;
+    let (database_url, database) = postgres::create_database("weasel_replicas").await;
     let failed = run(&options, &dir, &database_url).await;
-    drop_database(&database).await;
+    postgres::drop_database(&database).await;
     if failed.is_empty() {
         println!("replicas: all checks passed (logs in {})", dir.display());
     } else {

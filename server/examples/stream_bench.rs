@@ -15,6 +15,9 @@
 //! through `WEASEL_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`)
 //! instead of SQLite.
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::{
     collections::HashMap,
     sync::Arc,
@@ -79,36 +82,10 @@ async fn over_sse(client: reqwest::Client, url: String) -> HashMap<usize, Instan
     seen
 }
 
-/// A fresh PostgreSQL database for one run; returns its URL and its name.
-async fn postgres_database() -> (String, String) {
-    use sqlx::{Connection, Executor};
-    let admin = std::env::var("WEASEL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("weasel_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL");
-    conn.execute(format!(r#"CREATE DATABASE "{name}" ENCODING 'UTF8' TEMPLATE template0"#).as_str())
-        .await
-        .expect("create database");
-    let mut url = url::Url::parse(&admin).expect("admin URL");
-    url.set_path(&name);
-    (url.to_string(), name)
-}
-
-async fn drop_postgres_database(name: &str) {
-    use sqlx::{Connection, Executor};
-    let admin = std::env::var("WEASEL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-        let _ = conn
-            .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-            .await;
-    }
-}
-
 async fn run(n: usize, postgres: bool) {
     let dir = tempfile_dir();
     let (db, pg_name) = if postgres {
-        let (url, name) = postgres_database().await;
+        let (url, name) = postgres::create_database("weasel_bench").await;
         (url, Some(name))
     } else {
         (format!("sqlite://{}/bench.db?mode=rwc", dir.display()), None)
@@ -260,7 +237,7 @@ async fn run(n: usize, postgres: bool) {
     );
     let _ = std::fs::remove_dir_all(dir);
     if let Some(name) = pg_name {
-        drop_postgres_database(&name).await;
+        postgres::drop_database(&name).await;
     }
 }
 

@@ -986,3 +986,49 @@ async fn terminated_database_connections_mid_answer_lose_nothing() {
     let stored = setup.storage.answer(asked.answer.id).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.content), (MessageStatus::Complete, want));
 }
+
+/// A student presses stop on a page served by a replica that does not
+/// write the answer: the writer stops it and keeps its text.
+#[tokio::test]
+async fn stop_pressed_on_another_replica_stops_the_answer() {
+    let setup = setup(Backend::Postgres, 40, Duration::from_secs(10)).await;
+    let other = setup
+        .replica(replica_settings(
+            "b",
+            Duration::from_secs(3),
+            Duration::from_secs(5),
+        ))
+        .await;
+    let asked = setup
+        .solver
+        .ask(
+            setup.user,
+            None,
+            Subject::Korean,
+            "다른 서버에서 멈추기 [[pace:40]]",
+        )
+        .await
+        .unwrap();
+    let mut events = live(&setup, asked.answer.id).await.events;
+    for _ in 0..3 {
+        assert!(matches!(events.recv().await.unwrap(), LiveEvent::Delta { .. }));
+    }
+    assert!(
+        !other.stop(asked.answer.id),
+        "the other replica does not write it"
+    );
+    other.stop_anywhere(asked.answer.id).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let LiveEvent::Done(ended) = events.recv().await.unwrap() {
+                break ended;
+            }
+        }
+    })
+    .await
+    .expect("stopped within 5 s");
+    assert_eq!(ended.status, MessageStatus::Stopped);
+    let stored = setup.storage.answer(asked.answer.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Stopped);
+    assert!(!stored.content.is_empty(), "it keeps its text");
+}

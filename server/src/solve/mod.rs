@@ -629,7 +629,19 @@ impl Solver {
         self.closing.cancelled().await
     }
 
-    /// Cancels a streaming answer; it keeps its text and ends `stopped`.
+    /// Stops a streaming answer wherever it is written: here at once, on
+    /// another replica through a notification (PostgreSQL).
+    pub async fn stop_anywhere(&self, id: MessageId) -> Result<(), StorageError> {
+        if !self.stop(id) {
+            self.storage
+                .announce([crate::storage::AnswerNews::Stop(id)])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Cancels a streaming answer this process writes; it keeps its text
+    /// and ends `stopped`. False when it writes no such answer.
     pub fn stop(&self, id: MessageId) -> bool {
         match self.live.lock().unwrap().get(&id) {
             Some(live) => {

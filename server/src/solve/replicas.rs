@@ -156,6 +156,12 @@ impl Solver {
     /// Brings mirrors up to date: those `named` by notifications, or all of
     /// them when `None`. Mirrors nobody follows any more are dropped first.
     async fn refresh_mirrors(&self, named: Option<Vec<AnswerNews>>) {
+        // Stops pressed on other replicas, for answers written here.
+        for news in named.iter().flatten() {
+            if let AnswerNews::Stop(id) = news {
+                self.stop(*id);
+            }
+        }
         let mirrors: HashMap<MessageId, Arc<LiveAnswer>> = {
             let mut mirrors = self.mirrors.lock().unwrap();
             mirrors.retain(|_, m| m.events.receiver_count() > 0);
@@ -180,6 +186,8 @@ impl Solver {
                         AnswerNews::Ended(id) if mirrors.contains_key(&id) => {
                             ended.insert(id);
                         }
+                        // Handled above.
+                        AnswerNews::Stop(_) => {}
                         _ => {}
                     }
                 }

@@ -112,7 +112,10 @@ impl Solve for SolveService {
         let message = message
             .map_err(|e| AppError::from(SolveError::Storage(e)))?
             .ok_or(AppError::NotFound)?;
-        self.solver.stop(message.id);
+        self.solver
+            .stop_anywhere(message.id)
+            .await
+            .map_err(|e| AppError::from(SolveError::Storage(e)))?;
         Ok(message.conversation_id.0)
     }
 

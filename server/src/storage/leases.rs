@@ -24,6 +24,8 @@ pub enum AnswerNews {
     Text(MessageId),
     /// It ended: its row holds the final text and status.
     Ended(MessageId),
+    /// Its student pressed stop on a replica that does not write it.
+    Stop(MessageId),
 }
 
 impl AnswerNews {
@@ -35,6 +37,7 @@ impl AnswerNews {
             let word = match item {
                 AnswerNews::Text(id) => format!("t{}", id.0),
                 AnswerNews::Ended(id) => format!("e{}", id.0),
+                AnswerNews::Stop(id) => format!("s{}", id.0),
             };
             if current.len() + word.len() + 1 > PAYLOAD_LIMIT {
                 payloads.push(std::mem::take(&mut current));
@@ -59,6 +62,7 @@ impl AnswerNews {
                 match word.as_bytes()[0] {
                     b't' => Some(AnswerNews::Text(id)),
                     b'e' => Some(AnswerNews::Ended(id)),
+                    b's' => Some(AnswerNews::Stop(id)),
                     _ => None,
                 }
             })
@@ -291,12 +295,10 @@ mod tests {
     #[test]
     fn news_round_trips_in_payloads_under_the_limit() {
         let news: Vec<AnswerNews> = (0..3000)
-            .map(|i| {
-                if i % 3 == 0 {
-                    AnswerNews::Ended(MessageId(i * 1_000_003))
-                } else {
-                    AnswerNews::Text(MessageId(i))
-                }
+            .map(|i| match i % 3 {
+                0 => AnswerNews::Ended(MessageId(i * 1_000_003)),
+                1 => AnswerNews::Text(MessageId(i)),
+                _ => AnswerNews::Stop(MessageId(i)),
             })
             .collect();
         let payloads = AnswerNews::payloads(news.clone());
