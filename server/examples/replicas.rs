@@ -21,6 +21,8 @@
 //! what is stored, a replica does not exit 0 on SIGTERM, or a question is
 //! refused.
 
+#[path = "support/accounts.rs"]
+mod accounts;
 #[path = "support/postgres.rs"]
 mod postgres;
 
@@ -275,45 +277,6 @@ async fn read_answer(
     seen
 }
 
-async fn sign_up(client: &reqwest::Client, base: &str, outbox: &mail_sink::Outbox, email: &str) {
-    let password = "correct horse battery";
-    let form = [
-        ("email", email),
-        ("password", password),
-        ("confirm", password),
-        ("next", "/"),
-    ];
-    let r = client
-        .post(format!("{base}/api/sign_up"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "sign-up: {}", r.status());
-    let mail = outbox
-        .wait_for(email, 0, Duration::from_secs(20))
-        .await
-        .expect("confirmation mail");
-    let token = mail
-        .links()
-        .iter()
-        .find_map(|link| link.split("verify=").nth(1).map(str::to_string))
-        .expect("confirmation link");
-    let form = [
-        ("email", email),
-        ("password", password),
-        ("next", "/"),
-        ("verify", token.as_str()),
-    ];
-    let r = client
-        .post(format!("{base}/api/sign_in"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "sign-in: {}", r.status());
-}
-
 /// Asks through `base`; the answer id, or the HTTP status that refused it.
 async fn ask(client: &reqwest::Client, base: &str, question: &str) -> Result<i64, String> {
     let form = [("subject", "math"), ("question", question)];
@@ -434,7 +397,7 @@ async fn run(options: &Options, dir: &Path, database_url: &str) -> Vec<String> {
             .build()
             .unwrap();
         let email = format!("student{s}@example.com");
-        sign_up(&client, &proxy, &outbox, &email).await;
+        accounts::sign_up(&client, &proxy, &outbox, &email).await;
         for base in &direct {
             let me: serde_json::Value = client
                 .post(format!("{base}/api/me"))

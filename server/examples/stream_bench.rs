@@ -15,6 +15,8 @@
 //! through `WEASEL_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`)
 //! instead of SQLite.
 
+#[path = "support/accounts.rs"]
+mod accounts;
 #[path = "support/postgres.rs"]
 mod postgres;
 
@@ -115,33 +117,7 @@ async fn run(n: usize, postgres: bool) {
         .build()
         .unwrap();
     let url = |path: &str| format!("http://{addr}{path}");
-    let form = [
-        ("email", "bench@example.com"),
-        ("password", "correct horse battery"),
-        ("confirm", "correct horse battery"),
-        ("next", "/"),
-    ];
-    let post_ok = |path: &str, form: &[(&str, &str)]| {
-        let request = client.post(url(path)).form(form);
-        async move { assert!(request.send().await.unwrap().status().is_success()) }
-    };
-    post_ok("/api/sign_up", &form).await;
-    let mail = outbox
-        .wait_for("bench@example.com", 0, Duration::from_secs(10))
-        .await
-        .expect("confirmation mail");
-    let token = mail
-        .links()
-        .iter()
-        .find_map(|link| link.split("verify=").nth(1).map(str::to_string))
-        .expect("confirmation link");
-    let form = [
-        ("email", "bench@example.com"),
-        ("password", "correct horse battery"),
-        ("next", "/"),
-        ("verify", token.as_str()),
-    ];
-    post_ok("/api/sign_in", &form).await;
+    accounts::sign_up(&client, &format!("http://{addr}"), &outbox, "bench@example.com").await;
 
     let base_rss = rss_kib();
     let started = Instant::now();
