@@ -131,7 +131,10 @@ impl LiveAnswer {
     /// Adds what `text`, found at byte `start`, has beyond the text so far.
     /// False when it leaves a gap (the caller reads again later).
     fn extend_from(&self, start: usize, text: &str) -> bool {
-        let len = self.len();
+        // One lock for the check and the append: no reader of the mirror
+        // can ever see a byte twice.
+        let mut state = self.state.lock().unwrap();
+        let len = state.text.len();
         if start > len {
             return false;
         }
@@ -142,7 +145,12 @@ impl LiveAnswer {
         if !text.is_char_boundary(known) {
             return false;
         }
-        self.push(text[known..].to_string());
+        let delta = text[known..].to_string();
+        state.text.push_str(&delta);
+        let _ = self.events.send(LiveEvent::Delta {
+            offset: len,
+            text: delta,
+        });
         true
     }
 
