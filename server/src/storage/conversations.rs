@@ -234,14 +234,7 @@ impl Storage {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM answer_chunks WHERE message_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM answer_leases WHERE message_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            drop_streaming_rows!(tx, id);
             tx.commit().await
         }
         .await)?;

@@ -18,6 +18,21 @@ macro_rules! on_pool {
     };
 }
 
+/// In transaction `$tx`: drops what a streaming answer `$id` keeps beside
+/// its row (its chunks and its lease), once the row holds how it ended.
+macro_rules! drop_streaming_rows {
+    ($tx:expr, $id:expr) => {{
+        sqlx::query("DELETE FROM answer_chunks WHERE message_id = $1")
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query("DELETE FROM answer_leases WHERE message_id = $1")
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
 mod conversations;
 mod leases;
 mod model;
