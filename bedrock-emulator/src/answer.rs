@@ -98,6 +98,56 @@ pub fn compose(model_id: &str, request: &Value) -> String {
     )
 }
 
+/// Sentences of a long 국어 explanation, for answers of a chosen length.
+const EXPLANATION: [&str; 12] = [
+    "지문의 첫 문단은 글 전체의 화제를 제시하고, 뒤 문단들은 그 화제를 두 관점에서 나누어 설명해요.",
+    "선택지 ③은 둘째 문단의 내용을 정확하게 요약하고 있으므로 적절해요.",
+    "반면 선택지 ①은 '항상'이라는 표현 때문에 지문의 단서와 어긋나요.",
+    "필자는 기존 견해의 한계를 지적한 뒤, 새로운 해석이 왜 필요한지를 사례로 보여 줘요.",
+    "밑줄 친 ㉠의 앞뒤 문장을 함께 읽으면 인과 관계가 드러나요.",
+    "이때 '그러나'로 시작하는 문장이 글의 흐름을 바꾸는 지점이라는 점에 주목해야 해요.",
+    "<보기>의 조건을 지문에 적용하면 $a_n = 2n + 1$ 처럼 규칙이 일정하게 유지돼요.",
+    "따라서 ⓑ의 사례는 필자의 주장을 뒷받침하는 근거로 쓰였다고 볼 수 있어요.",
+    "선택지 ④는 인물의 심리를 과장해서 해석했기 때문에 정답이 될 수 없어요.",
+    "시의 화자는 대상과의 거리를 유지하면서 담담한 어조로 그리움을 드러내요.",
+    "**핵심**: 문단 사이의 접속 표현을 따라가면 글의 구조가 한눈에 보여요.",
+    "마지막 문단은 앞의 논의를 종합하며 독자에게 질문을 던지는 방식으로 마무리돼요.",
+];
+
+/// An answer of about `bytes` bytes (never more) of Korean explanation,
+/// deterministic for `seed`: for benchmarks of real answer lengths.
+pub fn long(seed: u64, bytes: usize) -> String {
+    let mut text = String::from("정답: ③\n\n## 풀이\n\n");
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut sentences = 0;
+    loop {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let sentence = EXPLANATION[(state >> 33) as usize % EXPLANATION.len()];
+        sentences += 1;
+        let separator = if sentences % 4 == 0 { "\n\n" } else { " " };
+        if text.len() + sentence.len() + separator.len() > bytes {
+            break;
+        }
+        text.push_str(sentence);
+        text.push_str(separator);
+    }
+    // Filled up to the length with a shorter closing, cut at a character.
+    for c in "이상으로 풀이를 마칠게요. 더 궁금한 점이 있으면 물어보세요."
+        .chars()
+        .cycle()
+    {
+        if text.len() + c.len_utf8() > bytes {
+            break;
+        }
+        text.push(c);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -119,5 +169,20 @@ mod tests {
         assert!(!is_title_request(
             &json!({ "system": [{ "text": "You are Weasel" }] })
         ));
+    }
+
+    #[test]
+    fn long_answers_have_the_length_asked_and_differ_by_seed() {
+        for bytes in [2_000, 6_000, 9_000] {
+            let text = long(7, bytes);
+            assert!(
+                text.len() <= bytes && text.len() > bytes - 4,
+                "{} for {bytes}",
+                text.len()
+            );
+            assert!(text.starts_with("정답: ③"));
+        }
+        assert_eq!(long(1, 3_000), long(1, 3_000));
+        assert_ne!(long(1, 3_000), long(2, 3_000));
     }
 }

@@ -469,10 +469,9 @@ fn model_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<ModelSetti
         region: lookup("AWS_REGION")
             .or_else(|| lookup("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|| "us-east-1".into()),
-        model_id: lookup("WEASEL_MODEL_ID")
-            .unwrap_or_else(|| "anthropic.claude-3-5-sonnet-20240620-v1:0".into()),
+        model_id: lookup("WEASEL_MODEL_ID").unwrap_or_else(|| "global.anthropic.claude-sonnet-4-6".into()),
         title_model_id: lookup("WEASEL_TITLE_MODEL_ID")
-            .unwrap_or_else(|| "anthropic.claude-3-haiku-20240307-v1:0".into()),
+            .unwrap_or_else(|| "global.anthropic.claude-haiku-4-5-20251001-v1:0".into()),
         max_tokens: parse(
             "WEASEL_MODEL_MAX_TOKENS",
             lookup("WEASEL_MODEL_MAX_TOKENS"),
@@ -796,7 +795,7 @@ mod tests {
     fn the_emulator_answers_unless_aws_is_configured() {
         let s = settings(&[]).unwrap();
         assert!(s.model.use_emulator);
-        assert_eq!(s.model.model_id, "anthropic.claude-3-5-sonnet-20240620-v1:0");
+        assert_eq!(s.model.model_id, "global.anthropic.claude-sonnet-4-6");
         assert!(
             !settings(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token")])
                 .unwrap()

@@ -85,6 +85,19 @@ pub fn record_answer(status: MessageStatus, outcome: &AnswerOutcome) {
     }
 }
 
+/// One flush of streaming text: a transaction writing `chunks` rows.
+pub fn record_flush(chunks: usize, bytes: usize) {
+    metrics::counter!("weasel_answer_flushes_total").increment(1);
+    metrics::counter!("weasel_answer_chunks_written_total").increment(chunks as u64);
+    metrics::counter!("weasel_answer_chunk_bytes_total").increment(bytes as u64);
+}
+
+/// An answer's row written at its end (and indexed for search, once).
+pub fn record_answer_row(bytes: usize) {
+    metrics::counter!("weasel_answer_rows_written_total").increment(1);
+    metrics::counter!("weasel_answer_row_bytes_total").increment(bytes as u64);
+}
+
 #[derive(Clone)]
 struct Scrape {
     storage: Storage,

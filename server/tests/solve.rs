@@ -13,7 +13,7 @@ use weasel_server::{
     storage::{Chunk, ConversationId, Message, MessageId, MessageStatus, NewUser, Storage, Subject, UserId},
 };
 
-const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+const MODEL: &str = "global.anthropic.claude-sonnet-4-6";
 
 struct Setup {
     solver: Arc<Solver>,
@@ -68,6 +68,7 @@ impl Setup {
 async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
     let config = bedrock_emulator::Config {
         pace: Duration::from_millis(pace_ms),
+        recorder: None,
     };
     let emulator = bedrock_emulator::spawn("127.0.0.1:0".parse().unwrap(), config)
         .await

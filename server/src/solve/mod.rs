@@ -406,6 +406,7 @@ impl Solver {
                     .chunks
                     .fetch_add(pending.len() as u64, Ordering::Relaxed);
                 self.flushed.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+                crate::metrics::record_flush(pending.len(), bytes);
             }
             // Nothing is lost from memory: the next flush writes it again.
             Err(err) => {
@@ -699,6 +700,7 @@ impl Solver {
         loop {
             match self.storage.finish_answer(id, status, &outcome).await {
                 Ok(()) => {
+                    crate::metrics::record_answer_row(outcome.content.len());
                     if failures > 0 {
                         tracing::info!(
                             answer = id.0,
