@@ -78,6 +78,8 @@ export default defineConfig({
       WEASEL_OAUTH_GITHUB_AUTH_URL: `${oauthMock}/github/authorize`,
       WEASEL_OAUTH_GITHUB_TOKEN_URL: `${oauthMock}/github/token`,
       WEASEL_OAUTH_GITHUB_USERINFO_URL: `${oauthMock}/github/userinfo`,
+      // Each test's student asks a few questions; one test reaches this.
+      WEASEL_DAILY_ANSWERS_PER_STUDENT: '12',
     },
   },
   ],

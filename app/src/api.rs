@@ -92,10 +92,58 @@ pub struct MessageView {
     pub content: String,
     pub status: AnswerStatus,
     /// Why an answer failed: `throttled`, `timeout`, `stream`, `unavailable`,
-    /// `rejected`, `incomplete`, `storage`; why one was interrupted: `lost`
+    /// `rejected`, `model_gone` (the configured model cannot be called),
+    /// `incomplete`, `storage`; why one was interrupted: `lost`
     /// (its server died), `shutdown`; or, on a complete answer, `max_tokens`:
     /// the model stopped at its length limit.
     pub error: Option<String>,
+    /// A finished answer's tokens and cost (none while it streams).
+    pub usage: Option<AnswerUsage>,
+}
+
+/// What one answer used and cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerUsage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// Millionths of a US dollar.
+    pub cost_micros: i64,
+}
+
+impl AnswerUsage {
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+}
+
+/// A student's use over a span of days.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageTotals {
+    pub answers: i64,
+    pub tokens: i64,
+    pub cost_micros: i64,
+}
+
+/// The signed-in student's use today and this month (Korea's days), with
+/// the daily limits (0: none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageView {
+    pub today: UsageTotals,
+    pub month: UsageTotals,
+    pub answers_per_day: i64,
+    pub tokens_per_day: i64,
+}
+
+/// Dollars with as many decimals as a small amount needs: `$0.0123`.
+pub fn dollars(micros: i64) -> String {
+    let usd = micros as f64 / 1e6;
+    if usd >= 1.0 {
+        format!("${usd:.2}")
+    } else {
+        format!("${usd:.4}")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +323,12 @@ pub async fn ask(conversation: Option<i64>, subject: String, question: String) -
     let asked = crate::ports::respond(solve.ask(conversation, subject, question).await)?;
     redirect_form(&format!("/c/{}", asked.conversation));
     Ok(asked)
+}
+
+/// The signed-in student's use today and this month.
+#[server(prefix = "/api", endpoint = "usage")]
+pub async fn my_usage() -> Result<UsageView, AppError> {
+    crate::ports::respond(crate::ports::services()?.solve.usage().await)
 }
 
 #[server(prefix = "/api", endpoint = "conversation")]

@@ -46,11 +46,25 @@ pub enum AppError {
     /// This server is restarting and takes no new questions; another will.
     #[error("restarting")]
     Restarting,
+    /// A daily limit is reached; it lifts at midnight in Korea.
+    #[error("daily limit reached: {limit:?}")]
+    LimitReached { limit: DailyLimit, resets_in_secs: i64 },
     #[error("internal error")]
     Internal,
     /// The request never completed (network, decoding): made on the client.
     #[error("request failed: {0}")]
     Transport(String),
+}
+
+/// Which daily limit stopped a new question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DailyLimit {
+    /// The student asked the day's number of questions.
+    Answers { per_day: i64 },
+    /// The student's answers used the day's tokens.
+    Tokens,
+    /// Everyone's answers together reached the day's budget.
+    Budget,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +177,35 @@ impl AppError {
                     "The server is restarting for a moment. Send it again in a few seconds.",
                 )
                 .into(),
+            AppError::LimitReached { limit, resets_in_secs } => {
+                let hours = (*resets_in_secs).max(60).div_euclid(3600);
+                let minutes = ((*resets_in_secs).max(60) % 3600).div_euclid(60);
+                let (ko_wait, en_wait) = if hours > 0 {
+                    (format!("약 {hours}시간 {minutes}분 뒤"), format!("in about {hours} h {minutes} min"))
+                } else {
+                    (format!("약 {}분 뒤", minutes.max(1)), format!("in about {} min", minutes.max(1)))
+                };
+                match (limit, lang) {
+                    (DailyLimit::Answers { per_day }, Lang::Ko) => format!(
+                        "오늘 질문할 수 있는 {per_day}번을 모두 썼어요. 한국 시간 자정({ko_wait})에 다시 질문할 수 있어요."
+                    ),
+                    (DailyLimit::Answers { per_day }, Lang::En) => format!(
+                        "You have asked today's {per_day} questions. You can ask again at midnight Korea time ({en_wait})."
+                    ),
+                    (DailyLimit::Tokens, Lang::Ko) => format!(
+                        "오늘 쓸 수 있는 답변 분량을 모두 썼어요. 한국 시간 자정({ko_wait})에 다시 질문할 수 있어요."
+                    ),
+                    (DailyLimit::Tokens, Lang::En) => format!(
+                        "You have used today's share of answers. You can ask again at midnight Korea time ({en_wait})."
+                    ),
+                    (DailyLimit::Budget, Lang::Ko) => format!(
+                        "오늘은 Weasel이 받을 수 있는 질문이 모두 찼어요. 한국 시간 자정({ko_wait})에 다시 열려요."
+                    ),
+                    (DailyLimit::Budget, Lang::En) => format!(
+                        "Weasel has taken all the questions it can today. It opens again at midnight Korea time ({en_wait})."
+                    ),
+                }
+            }
             AppError::Internal => lang
                 .t(
                     "서버에 문제가 생겼어요. 잠시 뒤 다시 시도해 주세요.",

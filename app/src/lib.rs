@@ -3,6 +3,9 @@
 //! browser's WebAssembly. Server-only code lives behind `ssr` (see `ports`),
 //! so no database or AWS crate can ever reach the wasm bundle.
 
+// Views nest deeply (the answer card): the default limit is too low for their types.
+#![recursion_limit = "256"]
+
 pub mod api;
 mod auth;
 pub mod error;

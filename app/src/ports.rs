@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use crate::{
     api::{
         Asked, ConversationList, ConversationView, ProviderView, SearchHit, ServiceStatus,
-        SharedConversation, Subject, UserView,
+        SharedConversation, Subject, UsageView, UserView,
     },
     error::AppError,
 };
@@ -57,6 +57,8 @@ pub trait Solve: Send + Sync {
         question: String,
     ) -> Result<Asked, AppError>;
     async fn conversation(&self, id: i64) -> Result<ConversationView, AppError>;
+    /// The student's use today and this month, with the daily limits.
+    async fn usage(&self) -> Result<UsageView, AppError>;
     /// Returns the answer's conversation.
     async fn stop(&self, answer: i64) -> Result<i64, AppError>;
     async fn retry(&self, answer: i64) -> Result<Asked, AppError>;
@@ -128,7 +130,7 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             AppError::BadCredentials => StatusCode::UNAUTHORIZED,
             AppError::EmailUnverified => StatusCode::FORBIDDEN,
             AppError::LinkExpired => StatusCode::GONE,
-            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Throttled { .. } | AppError::LimitReached { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Conflict => StatusCode::CONFLICT,
             AppError::BadRequest => StatusCode::BAD_REQUEST,

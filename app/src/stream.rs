@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::AnswerStatus;
+use crate::api::{AnswerStatus, AnswerUsage};
 
 /// The event name of text.
 pub const DELTA: &str = "delta";
@@ -28,6 +28,9 @@ pub struct Done {
     pub status: AnswerStatus,
     /// Why it failed (`throttled`, `timeout`, …), when it did.
     pub error: Option<String>,
+    /// Its tokens and cost, when the server that wrote it tells.
+    #[serde(default)]
+    pub usage: Option<AnswerUsage>,
 }
 
 /// Where the events of answer `id` are, continuing after byte `from`.

@@ -170,3 +170,42 @@ test('an edited question is asked again and replaces the answers after it', asyn
   await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
   await expect(answer(page).locator('.markdown')).toContainText('사다리꼴의 넓이');
 });
+
+test('every answer shows its tokens and cost, and the daily limit stops the next question with a clear message', async ({ page, context }) => {
+  await signedIn(context);
+  await page.goto('/');
+  await hydrated(page);
+  await ask(page, '비용이 궁금한 질문: 1 + 1 = ?');
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  // Told by the stream's end, without a reload.
+  const usage = answer(page).getByTestId('answer-usage');
+  await expect(usage).toContainText(/^\$0\.\d{4}/);
+  await usage.locator('summary').click();
+  await expect(usage.getByTestId('answer-cost')).toHaveText(/^\$0\.0\d{3}$/);
+  await expect(usage).toContainText('입력');
+  // And after a reload, from what is stored.
+  await page.reload();
+  await expect(answer(page).getByTestId('answer-usage')).toContainText(/^\$0\.\d{4}/);
+  const url = page.url();
+
+  // Eleven more questions reach the day's twelve (asked as the page would).
+  for (let i = 0; i < 11; i++) {
+    const asked = await page.request.post('/api/ask', {
+      form: { subject: 'math', question: `한도 채우기 ${i}` },
+    });
+    expect(asked.status(), await asked.text()).toBe(200);
+  }
+  await page.goto(url);
+  await hydrated(page);
+  await ask(page, '열세 번째 질문');
+  await expect(page.getByRole('alert')).toContainText('오늘 질문할 수 있는 12번을 모두 썼어요.');
+  await expect(page.getByRole('alert')).toContainText('한국 시간 자정');
+  await expect(page.getByTestId('answer')).toHaveCount(1);
+  // Straight to the API: 429 with the same meaning.
+  const refused = await page.request.post('/api/ask', { form: { subject: 'math', question: '또 질문' } });
+  expect(refused.status()).toBe(429);
+
+  await page.goto('/profile');
+  await expect(page.getByTestId('usage-today')).toContainText('질문 12개');
+  await expect(page.getByTestId('usage-limit')).toContainText('질문 12개');
+});

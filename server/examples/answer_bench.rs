@@ -339,7 +339,11 @@ async fn floor(n: usize, pace_ms: u64, options: &Options) {
         "  floor (generator → emulator directly, no server): {} events, added latency {}{}",
         added.len(),
         spread(added),
-        if failed > 0 { format!("; {failed} streams failed") } else { String::new() }
+        if failed > 0 {
+            format!("; {failed} streams failed")
+        } else {
+            String::new()
+        }
     );
 }
 

@@ -11,6 +11,8 @@ use base64::Engine;
 
 use url::Url;
 
+use crate::spending::{DailyLimits, PriceTable};
+
 #[derive(Clone)]
 pub struct Settings {
     pub listen_addr: SocketAddr,
@@ -33,6 +35,14 @@ pub struct Settings {
     pub model: ModelSettings,
     pub mail: MailSettings,
     pub replica: ReplicaSettings,
+    pub spending: SpendingSettings,
+}
+
+/// What answers cost and how much may be spent per day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpendingSettings {
+    pub prices: PriceTable,
+    pub limits: DailyLimits,
 }
 
 /// How this process shares answers with other replicas on one database.
@@ -70,14 +80,64 @@ pub struct ModelSettings {
     pub region: String,
     /// A foundation-model id or a cross-region inference-profile id (`us.anthropic.…`).
     pub model_id: String,
+    /// How the answer model is called (`WEASEL_MODEL_API`).
+    pub shape: RequestShape,
     /// The cheaper model that names conversations.
     pub title_model_id: String,
+    pub title_shape: RequestShape,
+    /// Mark the system prompt and the conversation so far as cache points.
+    pub prompt_cache: bool,
     pub max_tokens: i32,
     pub temperature: f32,
     /// Another Bedrock endpoint (a VPC endpoint, or an emulator elsewhere).
     pub endpoint_url: Option<String>,
     /// An answer that sends nothing for this long fails as a timeout.
     pub idle_timeout: Duration,
+}
+
+/// The request shape a model is called with on Bedrock's runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestShape {
+    /// ConverseStream: Claude up to the 4.6 generation.
+    Converse,
+    /// InvokeModelWithResponseStream with an Anthropic Messages body: the
+    /// generation after 4.6 (Opus 4.7 and later, Sonnet 5.x).
+    Messages,
+}
+
+impl RequestShape {
+    /// The shape a model id needs when none is configured.
+    pub fn for_model(model_id: &str) -> RequestShape {
+        const MESSAGES_ONLY: [&str; 6] = [
+            "claude-opus-4-7",
+            "claude-opus-4-8",
+            "claude-opus-5",
+            "claude-sonnet-5",
+            "claude-haiku-5",
+            "claude-fable-5",
+        ];
+        if MESSAGES_ONLY.iter().any(|family| model_id.contains(family)) {
+            RequestShape::Messages
+        } else {
+            RequestShape::Converse
+        }
+    }
+
+    fn from_setting(
+        variable: &'static str,
+        raw: Option<String>,
+        model_id: &str,
+    ) -> Result<Self, ConfigError> {
+        match raw.as_deref().map(str::trim) {
+            None | Some("auto") | Some("") => Ok(RequestShape::for_model(model_id)),
+            Some("converse") => Ok(RequestShape::Converse),
+            Some("messages") => Ok(RequestShape::Messages),
+            Some(other) => Err(problem(
+                variable,
+                format!("'{other}' is not one of: auto, converse, messages"),
+            )),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -416,8 +476,53 @@ impl Settings {
             model,
             mail,
             replica,
+            spending: spending_settings(&lookup)?,
         })
     }
+}
+
+/// Claude Sonnet 4.6 through the global cross-region inference profile:
+/// on-demand in every commercial region (Seoul included), Converse shape.
+pub const DEFAULT_MODEL_ID: &str = "global.anthropic.claude-sonnet-4-6";
+/// Claude Haiku 4.5, the small model, through its global profile.
+pub const DEFAULT_TITLE_MODEL_ID: &str = "global.anthropic.claude-haiku-4-5-20251001-v1:0";
+
+/// `WEASEL_DAILY_ANSWERS_PER_STUDENT`, `WEASEL_DAILY_TOKENS_PER_STUDENT`,
+/// `WEASEL_DAILY_BUDGET_USD` (0 or unset: no limit) and `WEASEL_MODEL_PRICES`.
+fn spending_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<SpendingSettings, ConfigError> {
+    let prices = PriceTable::with_overrides(lookup("WEASEL_MODEL_PRICES").as_deref())
+        .map_err(|why| problem("WEASEL_MODEL_PRICES", why))?;
+    let budget_usd: f64 = parse(
+        "WEASEL_DAILY_BUDGET_USD",
+        lookup("WEASEL_DAILY_BUDGET_USD"),
+        "0",
+        "an amount in US dollars such as 50 or 12.5",
+    )?;
+    if !budget_usd.is_finite() || budget_usd < 0.0 {
+        return Err(problem("WEASEL_DAILY_BUDGET_USD", "must be 0 or more".into()));
+    }
+    let limits = DailyLimits {
+        answers_per_student: parse(
+            "WEASEL_DAILY_ANSWERS_PER_STUDENT",
+            lookup("WEASEL_DAILY_ANSWERS_PER_STUDENT"),
+            "0",
+            "a whole number (0: no limit)",
+        )?,
+        tokens_per_student: parse(
+            "WEASEL_DAILY_TOKENS_PER_STUDENT",
+            lookup("WEASEL_DAILY_TOKENS_PER_STUDENT"),
+            "0",
+            "a whole number (0: no limit)",
+        )?,
+        budget_micros: (budget_usd * 1e6).round() as i64,
+    };
+    if limits.answers_per_student < 0 || limits.tokens_per_student < 0 {
+        return Err(problem(
+            "WEASEL_DAILY_ANSWERS_PER_STUDENT",
+            "daily limits are 0 (none) or more".into(),
+        ));
+    }
+    Ok(SpendingSettings { prices, limits })
 }
 
 /// Variables through which the AWS SDK finds credentials; with none of them
@@ -464,14 +569,32 @@ fn model_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<ModelSetti
         "30",
         "a whole number of seconds",
     )?;
+    let model_id = lookup("WEASEL_MODEL_ID").unwrap_or_else(|| DEFAULT_MODEL_ID.into());
+    let title_model_id = lookup("WEASEL_TITLE_MODEL_ID").unwrap_or_else(|| DEFAULT_TITLE_MODEL_ID.into());
+    let prompt_cache = match lookup("WEASEL_PROMPT_CACHE").as_deref().map(str::trim) {
+        None | Some("on") | Some("") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(problem(
+                "WEASEL_PROMPT_CACHE",
+                format!("'{other}' is not on or off"),
+            ));
+        }
+    };
     Ok(ModelSettings {
         use_emulator,
         region: lookup("AWS_REGION")
             .or_else(|| lookup("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|| "us-east-1".into()),
-        model_id: lookup("WEASEL_MODEL_ID").unwrap_or_else(|| "global.anthropic.claude-sonnet-4-6".into()),
-        title_model_id: lookup("WEASEL_TITLE_MODEL_ID")
-            .unwrap_or_else(|| "global.anthropic.claude-haiku-4-5-20251001-v1:0".into()),
+        shape: RequestShape::from_setting("WEASEL_MODEL_API", lookup("WEASEL_MODEL_API"), &model_id)?,
+        title_shape: RequestShape::from_setting(
+            "WEASEL_TITLE_MODEL_API",
+            lookup("WEASEL_TITLE_MODEL_API"),
+            &title_model_id,
+        )?,
+        model_id,
+        title_model_id,
+        prompt_cache,
         max_tokens: parse(
             "WEASEL_MODEL_MAX_TOKENS",
             lookup("WEASEL_MODEL_MAX_TOKENS"),

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod model;
 pub mod security;
 pub mod solve;
+pub mod spending;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

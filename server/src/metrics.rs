@@ -80,6 +80,11 @@ pub fn record_answer(status: MessageStatus, outcome: &AnswerOutcome) {
         .increment(outcome.input_tokens.max(0) as u64);
     metrics::counter!("weasel_model_tokens_total", "direction" => "output")
         .increment(outcome.output_tokens.max(0) as u64);
+    metrics::counter!("weasel_model_tokens_total", "direction" => "cache_read")
+        .increment(outcome.cache_read_tokens.max(0) as u64);
+    metrics::counter!("weasel_model_tokens_total", "direction" => "cache_write")
+        .increment(outcome.cache_write_tokens.max(0) as u64);
+    metrics::counter!("weasel_answer_cost_microdollars_total").increment(outcome.cost_micros.max(0) as u64);
     if let Some(kind) = &outcome.error {
         metrics::counter!("weasel_model_errors_total", "kind" => kind.clone()).increment(1);
     }
@@ -117,6 +122,22 @@ async fn render(State(scrape): State<Scrape>) -> impl IntoResponse {
     metrics::gauge!("weasel_db_pool_connections", "state" => "in_use")
         .set(open.saturating_sub(idle as u32) as f64);
     metrics::gauge!("weasel_answers_streaming").set(scrape.solver.active() as f64);
+    // The day's spending is in the database, shared by every replica: each
+    // reports the same figures (alert on max, not sum).
+    let day = crate::spending::day_of(time::OffsetDateTime::now_utc());
+    match scrape.storage.day_totals(&day).await {
+        Ok(totals) => {
+            metrics::gauge!("weasel_spend_usd_today").set(totals.spent_micros as f64 / 1e6);
+            metrics::gauge!("weasel_spend_reserved_usd_today").set(totals.reserved_micros as f64 / 1e6);
+            let budget = scrape.solver.daily_limits().budget_micros;
+            metrics::gauge!("weasel_budget_usd_daily").set(budget as f64 / 1e6);
+            if budget > 0 {
+                let left = budget - totals.spent_micros - totals.reserved_micros;
+                metrics::gauge!("weasel_budget_usd_remaining").set(left.max(0) as f64 / 1e6);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot read today's spending for /metrics"),
+    }
     let handle = handle();
     handle.run_upkeep();
     (

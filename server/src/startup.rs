@@ -120,7 +120,17 @@ impl Application {
             model_provider(settings).await?,
             settings.model.idle_timeout,
             settings.replica.clone(),
+            settings.spending.clone(),
+            settings.model.max_tokens.into(),
         );
+        for model in [&settings.model.model_id, &settings.model.title_model_id] {
+            if settings.spending.prices.price(model).is_none() {
+                tracing::warn!(
+                    model = %model,
+                    "no price for this model (WEASEL_MODEL_PRICES): its answers are counted at the dearest known rates"
+                );
+            }
+        }
         // Registers this process and marks interrupted the answers of
         // processes gone (their leases expired); live ones are left alone.
         solver.keep().await;
@@ -225,17 +235,24 @@ async fn model_provider(settings: &Settings) -> Result<Arc<dyn ModelProvider>, S
         tracing::warn!(
             "no AWS configuration: answers come from the offline Bedrock emulator at {addr}, not Claude"
         );
-        Ok(Arc::new(
+        Ok(checked(Arc::new(
             Bedrock::new(model, Some(format!("http://{addr}")), true).await,
-        ))
+        )))
     } else {
         tracing::info!(
             model = model.model_id,
             region = model.region,
             "answers come from AWS Bedrock"
         );
-        Ok(Arc::new(Bedrock::new(model, None, false).await))
+        Ok(checked(Arc::new(Bedrock::new(model, None, false).await)))
     }
+}
+
+/// Checks in the background, once, that the configured models can be called.
+fn checked(provider: Arc<dyn ModelProvider>) -> Arc<dyn ModelProvider> {
+    let checking = provider.clone();
+    tokio::spawn(async move { checking.check_models().await });
+    provider
 }
 
 /// The app's routes, worked out once per process. Generating them renders the

@@ -8,9 +8,17 @@ use common::{BACKENDS, Backend, TestDatabase};
 use serde_json::json;
 use weasel_server::{
     config::{ReplicaSettings, Settings},
-    model::bedrock::Bedrock,
+    model::{
+        Usage,
+        bedrock::Bedrock,
+        check::{Availability, availability},
+    },
     solve::{Ended, LiveEvent, SolveError, Solver, Subscription, system_prompt},
-    storage::{Chunk, ConversationId, Message, MessageId, MessageStatus, NewUser, Storage, Subject, UserId},
+    spending::{self, PriceTable},
+    storage::{
+        AnswerUsage, Chunk, ConversationId, Message, MessageId, MessageStatus, NewUser, Refused, Storage,
+        Subject, UserId,
+    },
 };
 
 const MODEL: &str = "global.anthropic.claude-sonnet-4-6";
@@ -21,6 +29,7 @@ struct Setup {
     user: UserId,
     emulator: String,
     idle: Duration,
+    settings: Settings,
     _db: TestDatabase,
 }
 
@@ -43,14 +52,16 @@ fn rand_suffix() -> u32 {
 impl Setup {
     /// Another process on the same database, with the same model.
     async fn replica(&self, settings: ReplicaSettings) -> Arc<Solver> {
-        let model = Bedrock::new(
-            &Settings::from_lookup(|_| None).unwrap().model,
-            Some(self.emulator.clone()),
-            true,
-        )
-        .await;
+        let model = Bedrock::new(&self.settings.model, Some(self.emulator.clone()), true).await;
         let storage = self._db.storage().await;
-        let solver = Solver::new(storage, Arc::new(model), self.idle, settings);
+        let solver = Solver::new(
+            storage,
+            Arc::new(model),
+            self.idle,
+            settings,
+            self.settings.spending.clone(),
+            self.settings.model.max_tokens.into(),
+        );
         solver.keep().await;
         solver
     }
@@ -66,6 +77,11 @@ impl Setup {
 }
 
 async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
+    setup_with(backend, pace_ms, idle, &[]).await
+}
+
+/// A setup whose settings read `env` (model, caching, limits, prices).
+async fn setup_with(backend: Backend, pace_ms: u64, idle: Duration, env: &[(&str, &str)]) -> Setup {
     let config = bedrock_emulator::Config {
         pace: Duration::from_millis(pace_ms),
         recorder: None,
@@ -75,9 +91,21 @@ async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
         .unwrap();
     let db = TestDatabase::create(backend).await;
     let storage = db.storage().await;
-    let settings = Settings::from_lookup(|_| None).unwrap();
+    let settings = Settings::from_lookup(|name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
+    })
+    .unwrap();
     let model = Bedrock::new(&settings.model, Some(format!("http://{emulator}")), true).await;
-    let solver = Solver::new(storage.clone(), Arc::new(model), idle, settings.replica.clone());
+    let solver = Solver::new(
+        storage.clone(),
+        Arc::new(model),
+        idle,
+        settings.replica.clone(),
+        settings.spending.clone(),
+        settings.model.max_tokens.into(),
+    );
     solver.keep().await;
     let new = NewUser {
         email: "solver@example.com",
@@ -92,6 +120,7 @@ async fn setup(backend: Backend, pace_ms: u64, idle: Duration) -> Setup {
         user,
         emulator: format!("http://{emulator}"),
         idle,
+        settings,
         _db: db,
     }
 }
@@ -486,7 +515,11 @@ async fn answers_left_streaming_by_a_crash_become_interrupted() {
             .create_conversation(setup.user, Subject::Other, "t")
             .await
             .unwrap();
-        let orphan = setup.storage.start_answer(conversation.id, MODEL).await.unwrap();
+        let orphan = setup
+            .storage
+            .start_answer(conversation.id, MODEL, None)
+            .await
+            .unwrap();
         // Two flushes' worth of chunks, the second written twice (a retried flush).
         let first = "절반쯤 ";
         let chunks = [
@@ -740,7 +773,11 @@ async fn a_dead_writers_answers_are_interrupted_within_a_lease_and_keep_their_te
             .await
             .unwrap();
         // What a crashed process leaves: a streaming row, a lease, some chunks.
-        let orphan = setup.storage.start_answer(conversation.id, MODEL).await.unwrap();
+        let orphan = setup
+            .storage
+            .start_answer(conversation.id, MODEL, None)
+            .await
+            .unwrap();
         setup
             .storage
             .take_lease(orphan.id, "crashed-1", lease)
@@ -754,7 +791,7 @@ async fn a_dead_writers_answers_are_interrupted_within_a_lease_and_keep_their_te
         setup.storage.append_chunks(&[chunk]).await.unwrap();
         let followed = survivor.follow(orphan.id).await.unwrap().expect("streams");
         let own = survivor
-            .ask(setup.user, None, Subject::Math, "살아 있는 답 [[pace:30]]")
+            .ask(setup.user, None, Subject::Math, "살아 있는 답 [[pace:60]]")
             .await
             .unwrap();
         let started = std::time::Instant::now();
@@ -1032,4 +1069,303 @@ async fn stop_pressed_on_another_replica_stops_the_answer() {
     let stored = setup.storage.answer(asked.answer.id).await.unwrap().unwrap();
     assert_eq!(stored.status, MessageStatus::Stopped);
     assert!(!stored.content.is_empty(), "it keeps its text");
+}
+
+/// Runs an answer to its end; its stored usage (tokens and cost).
+async fn usage_of(setup: &Setup, conversation: ConversationId, answer: MessageId) -> AnswerUsage {
+    let (_, stored) = follow(setup, answer).await;
+    assert_eq!(stored.status, MessageStatus::Complete, "{:?}", stored.error);
+    setup
+        .storage
+        .answer_usage(conversation)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(id, _)| *id == answer)
+        .map(|(_, usage)| usage)
+        .expect("a finished answer has its usage")
+}
+
+#[tokio::test]
+async fn both_request_shapes_answer_and_every_answer_has_its_cost() {
+    for backend in BACKENDS {
+        for model in [
+            "global.anthropic.claude-sonnet-4-6",
+            "global.anthropic.claude-sonnet-5",
+        ] {
+            let setup = setup_with(backend, 1, Duration::from_secs(10), &[("WEASEL_MODEL_ID", model)]).await;
+            let asked = setup
+                .solver
+                .ask(setup.user, None, Subject::Korean, "윗글의 내용과 일치하는 것은?")
+                .await
+                .unwrap();
+            let usage = usage_of(&setup, asked.conversation, asked.answer.id).await;
+            assert!(
+                usage.input_tokens + usage.cache_write_tokens > 0,
+                "{backend:?} {model}"
+            );
+            assert!(usage.output_tokens > 0, "{backend:?} {model}");
+            let want = PriceTable::default().cost_micros(
+                model,
+                &Usage {
+                    input_tokens: usage.input_tokens,
+                    output_tokens: usage.output_tokens,
+                    cache_read_tokens: usage.cache_read_tokens,
+                    cache_write_tokens: usage.cache_write_tokens,
+                },
+            );
+            assert!(want > 0);
+            assert_eq!(
+                usage.cost_micros, want,
+                "{backend:?} {model}: tokens at the list price"
+            );
+            // The day's totals and the student's count it, and nothing stays reserved.
+            let day = spending::day_of(time::OffsetDateTime::now_utc());
+            let totals = setup.storage.day_totals(&day).await.unwrap();
+            assert_eq!(totals.spent_micros, want, "{backend:?} {model}");
+            assert_eq!(totals.reserved_micros, 0, "{backend:?} {model}");
+            let student = setup.storage.student_use(setup.user, &day, &day).await.unwrap();
+            assert_eq!(student.answers, 1);
+            assert_eq!(student.spent_micros, want);
+            assert_eq!(
+                student.tokens,
+                usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_retired_model_fails_as_gone_and_the_control_plane_check_says_so() {
+    let retired = "apac.anthropic.claude-3-5-sonnet-20240620-v1:0";
+    let setup = setup_with(
+        Backend::Sqlite,
+        1,
+        Duration::from_secs(10),
+        &[("WEASEL_MODEL_ID", retired)],
+    )
+    .await;
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Math, "1 + 1 = ?")
+        .await
+        .unwrap();
+    let (_, stored) = follow(&setup, asked.answer.id).await;
+    assert_eq!(stored.status, MessageStatus::Failed);
+    assert_eq!(stored.error.as_deref(), Some("model_gone"));
+    // Its reservation is released with a cost of nothing.
+    let day = spending::day_of(time::OffsetDateTime::now_utc());
+    assert_eq!(setup.storage.day_totals(&day).await.unwrap().reserved_micros, 0);
+
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("ap-northeast-2"))
+        .endpoint_url(&setup.emulator)
+        .credentials_provider(aws_sdk_bedrock::config::Credentials::new(
+            "t", "t", None, None, "test",
+        ))
+        .load()
+        .await;
+    let control = aws_sdk_bedrock::Client::new(&config);
+    assert!(matches!(
+        availability(&control, retired).await,
+        Availability::Gone(_)
+    ));
+    assert!(matches!(
+        availability(&control, "anthropic.claude-3-haiku-20240307-v1:0").await,
+        Availability::Gone(_)
+    ));
+    assert_eq!(
+        availability(&control, "global.anthropic.claude-sonnet-4-6").await,
+        Availability::Active
+    );
+    assert_eq!(
+        availability(&control, "global.anthropic.claude-haiku-4-5-20251001-v1:0").await,
+        Availability::Active
+    );
+    assert_eq!(
+        availability(&control, "us.anthropic.claude-sonnet-4-5-20250929-v1:0").await,
+        Availability::Legacy {
+            end_of_life: Some("2026-11-30T00:00:00Z".into())
+        }
+    );
+}
+
+#[tokio::test]
+async fn follow_ups_read_the_passage_from_the_prompt_cache() {
+    let passage = format!(
+        "[지문] {}",
+        "세종은 백성을 위해 훈민정음을 만들었다. ".repeat(200)
+    );
+    for backend in BACKENDS {
+        for (shape, cache) in [("converse", "on"), ("messages", "on"), ("converse", "off")] {
+            let setup = setup_with(
+                backend,
+                1,
+                Duration::from_secs(10),
+                &[("WEASEL_MODEL_API", shape), ("WEASEL_PROMPT_CACHE", cache)],
+            )
+            .await;
+            let first = setup
+                .solver
+                .ask(
+                    setup.user,
+                    None,
+                    Subject::Korean,
+                    &format!("{passage}\n윗글과 일치하는 것은?"),
+                )
+                .await
+                .unwrap();
+            let turn1 = usage_of(&setup, first.conversation, first.answer.id).await;
+            let mut turns = vec![turn1];
+            for follow_up in ["③번은 왜 틀렸어?", "핵심 주장을 요약해 줘."] {
+                let asked = setup
+                    .solver
+                    .ask(setup.user, Some(first.conversation), Subject::Korean, follow_up)
+                    .await
+                    .unwrap();
+                turns.push(usage_of(&setup, first.conversation, asked.answer.id).await);
+            }
+            let label = format!("{backend:?} {shape} caching {cache}");
+            let passage_tokens = (passage.chars().count() / 2) as i64;
+            if cache == "on" {
+                assert!(
+                    turns[0].cache_write_tokens >= passage_tokens,
+                    "{label}: {turns:?}"
+                );
+                for turn in &turns[1..] {
+                    assert!(turn.cache_read_tokens >= passage_tokens, "{label}: {turns:?}");
+                    assert!(
+                        turn.input_tokens < 100,
+                        "{label}: the passage is not paid again: {turns:?}"
+                    );
+                }
+            } else {
+                for turn in &turns {
+                    assert_eq!(turn.cache_read_tokens + turn.cache_write_tokens, 0, "{label}");
+                    assert!(turn.input_tokens >= passage_tokens, "{label}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_daily_limit_refuses_the_next_question_and_two_cannot_take_the_last_place() {
+    for backend in BACKENDS {
+        let setup = setup_with(
+            backend,
+            1,
+            Duration::from_secs(10),
+            &[("WEASEL_DAILY_ANSWERS_PER_STUDENT", "3")],
+        )
+        .await;
+        let first = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, "첫 질문")
+            .await
+            .unwrap();
+        follow(&setup, first.answer.id).await;
+        let second = setup
+            .solver
+            .ask(setup.user, Some(first.conversation), Subject::Math, "둘째 질문")
+            .await
+            .unwrap();
+        follow(&setup, second.answer.id).await;
+        // One place left, two questions at once: exactly one gets it.
+        let (a, b) = tokio::join!(
+            setup.solver.ask(setup.user, None, Subject::Math, "셋째 질문 A"),
+            setup.solver.ask(setup.user, None, Subject::Math, "셋째 질문 B"),
+        );
+        let refused = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Err(SolveError::Limit(l)) if l.refused == Refused::StudentAnswers && l.answers_per_day == 3))
+            .count();
+        assert_eq!(refused, 1, "{backend:?}: {:?} {:?}", a.is_ok(), b.is_ok());
+        let admitted = a.or(b).unwrap();
+        follow(&setup, admitted.answer.id).await;
+        // A refused question leaves nothing behind, and deleting
+        // conversations does not give the places back.
+        let conversations = setup.storage.conversations(setup.user, 50).await.unwrap();
+        assert_eq!(conversations.len(), 2, "{backend:?}");
+        for conversation in conversations {
+            setup
+                .storage
+                .delete_conversation(setup.user, conversation.id)
+                .await
+                .unwrap();
+        }
+        let again = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, "넷째 질문")
+            .await;
+        match again {
+            Err(SolveError::Limit(reached)) => {
+                assert!(reached.resets_in_secs > 0 && reached.resets_in_secs <= 86_400);
+            }
+            other => panic!("{backend:?}: {:?}", other.map(|a| a.answer.id)),
+        }
+        // Another student is not affected.
+        let other = setup
+            .storage
+            .create_user(&NewUser {
+                email: "other@example.com",
+                display_name: "다른 학생",
+                password_hash: None,
+                email_verified: true,
+            })
+            .await
+            .unwrap()
+            .id;
+        let theirs = setup
+            .solver
+            .ask(other, None, Subject::Math, "다른 학생의 질문")
+            .await
+            .unwrap();
+        if let Some(subscription) = setup.solver.follow(theirs.answer.id).await.unwrap() {
+            watch(subscription).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_budget_reserves_what_answers_may_cost_so_it_is_never_passed() {
+    for backend in BACKENDS {
+        // An answer may cost up to 4,096 output tokens at $15 per million
+        // (about $0.062): $0.10 lets one in at a time.
+        let setup = setup_with(
+            backend,
+            20,
+            Duration::from_secs(10),
+            &[("WEASEL_DAILY_BUDGET_USD", "0.10")],
+        )
+        .await;
+        let first = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, "첫 질문")
+            .await
+            .unwrap();
+        let day = spending::day_of(time::OffsetDateTime::now_utc());
+        let reserved = setup.storage.day_totals(&day).await.unwrap().reserved_micros;
+        assert!(reserved > 60_000, "{backend:?}: {reserved}");
+        match setup
+            .solver
+            .ask(setup.user, None, Subject::Math, "둘째 질문")
+            .await
+        {
+            Err(SolveError::Limit(reached)) => assert_eq!(reached.refused, Refused::Budget),
+            other => panic!("{backend:?}: {:?}", other.map(|a| a.answer.id)),
+        }
+        // The first answer is never cut for money; once it ends its real
+        // cost replaces the reservation and the next question fits.
+        let usage = usage_of(&setup, first.conversation, first.answer.id).await;
+        let totals = setup.storage.day_totals(&day).await.unwrap();
+        assert_eq!(totals.reserved_micros, 0, "{backend:?}");
+        assert_eq!(totals.spent_micros, usage.cost_micros, "{backend:?}");
+        let next = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, "셋째 질문")
+            .await
+            .unwrap();
+        follow(&setup, next.answer.id).await;
+    }
 }

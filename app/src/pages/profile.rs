@@ -5,7 +5,10 @@ use leptos_meta::Title;
 
 use super::form::TextField;
 use crate::{
-    api::{ChangePassword, DeleteAccount, DeleteAllConversations, SignOut, UserView},
+    api::{
+        ChangePassword, DeleteAccount, DeleteAllConversations, SignOut, UsageTotals, UserView, dollars,
+        my_usage,
+    },
     auth::{reload_on_success, use_auth},
     error::{AppError, Field},
     i18n::use_lang,
@@ -55,6 +58,8 @@ fn ProfileFor(user: UserView) -> impl IntoView {
             <ActionForm action=sign_out>
                 <button type="submit" class="secondary">{lang.t("로그아웃", "Sign out")}</button>
             </ActionForm>
+
+            <Usage/>
 
             <h2>{lang.t(if user.has_password { "비밀번호 바꾸기" } else { "비밀번호 만들기" }, if user.has_password { "Change password" } else { "Set a password" })}</h2>
             {move || change_done().then(|| view! {
@@ -109,5 +114,50 @@ fn ProfileFor(user: UserView) -> impl IntoView {
                 <button type="submit" class="danger">{lang.t("계정 영구 삭제", "Delete my account")}</button>
             </ActionForm>
         </section>
+    }
+}
+
+/// The student's use today and this month, with the daily limits.
+#[component]
+fn Usage() -> impl IntoView {
+    let lang = use_lang();
+    let usage = Resource::new(|| (), |_| my_usage());
+    let line = move |totals: UsageTotals| match lang {
+        crate::i18n::Lang::Ko => format!(
+            "질문 {}개 · 토큰 {} · {}",
+            totals.answers,
+            totals.tokens,
+            dollars(totals.cost_micros)
+        ),
+        crate::i18n::Lang::En => format!(
+            "{} questions · {} tokens · {}",
+            totals.answers,
+            totals.tokens,
+            dollars(totals.cost_micros)
+        ),
+    };
+    view! {
+        <h2>{lang.t("사용량", "Usage")}</h2>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                usage.await.ok().map(|u| view! {
+                    <dl data-testid="usage">
+                        <dt>{lang.t("오늘", "Today")}</dt>
+                        <dd data-testid="usage-today">{line(u.today)}</dd>
+                        <dt>{lang.t("이번 달", "This month")}</dt>
+                        <dd data-testid="usage-month">{line(u.month)}</dd>
+                        {(u.answers_per_day > 0).then(|| view! {
+                            <dt>{lang.t("하루 한도", "Daily limit")}</dt>
+                            <dd data-testid="usage-limit">
+                                {match lang {
+                                    crate::i18n::Lang::Ko => format!("질문 {}개 (한국 시간 자정에 다시 채워져요)", u.answers_per_day),
+                                    crate::i18n::Lang::En => format!("{} questions (resets at midnight Korea time)", u.answers_per_day),
+                                }}
+                            </dd>
+                        })}
+                    </dl>
+                })
+            })}
+        </Suspense>
     }
 }

@@ -8,8 +8,8 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use super::{NotFound, RequireUser};
 use crate::{
     api::{
-        AnswerStatus, Ask, ConversationView, EditQuestion, MessageView, RetryAnswer, StopAnswer, Subject,
-        get_conversation,
+        AnswerStatus, AnswerUsage, Ask, ConversationView, EditQuestion, MessageView, RetryAnswer, StopAnswer,
+        Subject, dollars, get_conversation,
     },
     auth::use_auth,
     error::{AppError, Field},
@@ -289,6 +289,10 @@ fn failure_message(error: Option<&str>, lang: Lang) -> &'static str {
             "The answer stalled for too long.",
         ),
         Some("incomplete") => lang.t("답이 중간에 끊겼어요.", "The answer was cut off."),
+        Some("model_gone") => lang.t(
+            "지금은 답변 모델을 쓸 수 없어요. 운영팀이 알림을 받았으니 잠시 뒤 다시 시도해 주세요.",
+            "The answering model is not available right now. The operators have been alerted; please try again later.",
+        ),
         Some("storage") => lang.t(
             "답을 저장하지 못했어요. 잠시 뒤 다시 시도해 주세요.",
             "The answer could not be saved. Please try again in a moment.",
@@ -307,8 +311,9 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
     let text = RwSignal::new(message.content);
     let status = RwSignal::new(message.status);
     let error = RwSignal::new(message.error);
+    let usage = RwSignal::new(message.usage);
     if message.status == AnswerStatus::Streaming {
-        follow_live(id, text, status, error);
+        follow_live(id, text, status, error, usage);
     }
     // A finished answer may come with a new title for its conversation.
     let list = super::history::ListVersion::get();
@@ -355,8 +360,9 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
                             <button type="submit" class="link">{lang.t("다시 생성", "Regenerate")}</button>
                         </ActionForm>
                     })}
+                    {move || usage.get().map(|u| view! { <UsageNote usage=u/> })}
                 </div>
-            })}
+            }.into_any())}
             {move || (status.get() == AnswerStatus::Streaming).then(|| view! {
                 <div class="answer-live">
                     <span class="typing" aria-live="polite">{lang.t("답을 쓰는 중…", "Writing…")}</span>
@@ -404,6 +410,35 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
     }
 }
 
+/// An answer's tokens and cost, folded: the summary is the cost.
+#[component]
+fn UsageNote(usage: AnswerUsage) -> impl IntoView {
+    let lang = use_lang();
+    let number = |n: i64| {
+        let digits = n.to_string();
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        grouped
+    };
+    view! {
+        <details class="answer-usage" data-testid="answer-usage">
+            <summary>{format!("{} · {}", dollars(usage.cost_micros), lang.t("토큰·비용", "tokens & cost"))}</summary>
+            <dl>
+                <dt>{lang.t("입력", "Input")}</dt><dd>{number(usage.input_tokens)}</dd>
+                <dt>{lang.t("출력", "Output")}</dt><dd>{number(usage.output_tokens)}</dd>
+                <dt>{lang.t("캐시 읽기", "Cache read")}</dt><dd>{number(usage.cache_read_tokens)}</dd>
+                <dt>{lang.t("캐시 쓰기", "Cache write")}</dt><dd>{number(usage.cache_write_tokens)}</dd>
+                <dt>{lang.t("비용", "Cost")}</dt><dd data-testid="answer-cost">{dollars(usage.cost_micros)}</dd>
+            </dl>
+        </details>
+    }
+}
+
 /// In the browser: continues a streaming answer from where the page has it,
 /// through server-sent events (which reconnect by themselves after a network
 /// drop, resuming from the last event id).
@@ -412,6 +447,7 @@ fn follow_live(
     text: RwSignal<String>,
     status: RwSignal<AnswerStatus>,
     error: RwSignal<Option<String>>,
+    usage: RwSignal<Option<AnswerUsage>>,
 ) {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
@@ -447,6 +483,7 @@ fn follow_live(
                     .and_then(|d| serde_json::from_str::<Done>(&d).ok())
                 {
                     error.set(done.error);
+                    usage.set(done.usage);
                     status.set(done.status);
                 }
                 closer.close();
@@ -460,5 +497,5 @@ fn follow_live(
         on_cleanup(move || source.close());
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (id, text, status, error);
+    let _ = (id, text, status, error, usage);
 }

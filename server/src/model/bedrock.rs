@@ -1,4 +1,10 @@
-//! AWS Bedrock ConverseStream through the official SDK.
+//! AWS Bedrock through the official SDK (its SigV4 signing and credential
+//! chain): ConverseStream for Claude up to the 4.6 generation, and the
+//! Anthropic Messages shape (`InvokeModelWithResponseStream`, see
+//! [`super::messages`]) for the generation after it; the shape is chosen per
+//! model by configuration. With prompt caching on, the system prompt and the
+//! conversation up to the newest question are cache points, so a long
+//! passage is paid in full once and read from the cache on follow-ups.
 
 use std::time::Duration;
 
@@ -8,24 +14,35 @@ use aws_sdk_bedrockruntime::{
     config::Credentials,
     error::{ProvideErrorMetadata, SdkError},
     types::{
-        ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput, InferenceConfiguration,
-        Message, SystemContentBlock, error::ConverseStreamOutputError,
+        CachePointBlock, CachePointType, ContentBlock, ContentBlockDelta, ConversationRole,
+        ConverseStreamOutput, InferenceConfiguration, Message, SystemContentBlock,
+        error::ConverseStreamOutputError,
     },
 };
 use futures_util::stream;
 
-use super::{ModelError, ModelEvent, ModelProvider, ModelRequest, ModelStream, Purpose, Usage};
-use crate::{config::ModelSettings, storage::Role};
+use super::{
+    ModelError, ModelEvent, ModelProvider, ModelRequest, ModelStream, Purpose, Usage, check, messages,
+};
+use crate::{
+    config::{ModelSettings, RequestShape},
+    storage::Role,
+};
 
 /// Enough for a title of a few words in any language.
 const TITLE_MAX_TOKENS: i32 = 40;
 
 pub struct Bedrock {
     client: Client,
+    /// The control plane, for the startup check.
+    control: aws_sdk_bedrock::Client,
     model_id: String,
+    shape: RequestShape,
     title_model_id: String,
+    title_shape: RequestShape,
     max_tokens: i32,
     temperature: f32,
+    prompt_cache: bool,
     emulator: bool,
 }
 
@@ -52,28 +69,60 @@ impl Bedrock {
         let config = loader.load().await;
         Bedrock {
             client: Client::new(&config),
+            control: aws_sdk_bedrock::Client::new(&config),
             model_id: settings.model_id.clone(),
+            shape: settings.shape,
             title_model_id: settings.title_model_id.clone(),
+            title_shape: settings.title_shape,
             max_tokens: settings.max_tokens,
             temperature: settings.temperature,
+            prompt_cache: settings.prompt_cache,
             emulator,
         }
     }
 }
 
-fn message(turn: &super::Turn) -> Result<Message, ModelError> {
-    let role = match turn.role {
-        Role::User => ConversationRole::User,
-        Role::Assistant => ConversationRole::Assistant,
-    };
-    Message::builder()
-        .role(role)
-        .content(ContentBlock::Text(turn.text.clone()))
+fn cache_point() -> Result<CachePointBlock, ModelError> {
+    CachePointBlock::builder()
+        .r#type(CachePointType::Default)
         .build()
         .map_err(|e| ModelError::Rejected(e.to_string()))
 }
 
-fn initial_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+/// One turn as a Converse message; `cache`: a cache point after it.
+fn message(turn: &super::Turn, cache: bool) -> Result<Message, ModelError> {
+    let role = match turn.role {
+        Role::User => ConversationRole::User,
+        Role::Assistant => ConversationRole::Assistant,
+    };
+    let mut builder = Message::builder()
+        .role(role)
+        .content(ContentBlock::Text(turn.text.clone()));
+    if cache {
+        builder = builder.content(ContentBlock::CachePoint(cache_point()?));
+    }
+    builder.build().map_err(|e| ModelError::Rejected(e.to_string()))
+}
+
+/// Whether Bedrock's refusal says the model itself cannot be called, as
+/// opposed to something wrong with this one request.
+fn model_is_gone(code: Option<&str>, message: &str) -> bool {
+    let message = message.to_lowercase();
+    matches!(
+        code,
+        Some("AccessDeniedException") | Some("ResourceNotFoundException")
+    ) || (code == Some("ValidationException")
+        && [
+            "model identifier is invalid",
+            "on-demand throughput",
+            "does not support converse",
+            "end of life",
+        ]
+        .iter()
+        .any(|sign| message.contains(sign)))
+}
+
+pub(super) fn initial_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     err: SdkError<E, R>,
 ) -> ModelError {
     match &err {
@@ -82,6 +131,9 @@ fn initial_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
             Some("ModelTimeoutException") => ModelError::Timeout,
             Some("ServiceUnavailableException") | Some("InternalServerException") => {
                 ModelError::Unavailable(service.err().message().unwrap_or_default().to_string())
+            }
+            code if model_is_gone(code, service.err().message().unwrap_or_default()) => {
+                ModelError::ModelGone(service.err().message().unwrap_or("model unavailable").to_string())
             }
             _ => ModelError::Rejected(service.err().message().unwrap_or("rejected").to_string()),
         },
@@ -115,17 +167,39 @@ impl ModelProvider for Bedrock {
         self.emulator
     }
 
+    async fn check_models(&self) {
+        let models = [
+            (Purpose::Answer, self.model_id.clone()),
+            (Purpose::Title, self.title_model_id.clone()),
+        ];
+        check::check_models(&self.control, &models).await;
+    }
+
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError> {
-        let messages = request.turns.iter().map(message).collect::<Result<Vec<_>, _>>()?;
-        let (model_id, max_tokens, temperature) = match request.purpose {
-            Purpose::Answer => (&self.model_id, self.max_tokens, self.temperature),
-            Purpose::Title => (&self.title_model_id, TITLE_MAX_TOKENS, 0.0),
+        let (model_id, shape, max_tokens, temperature) = match request.purpose {
+            Purpose::Answer => (&self.model_id, self.shape, self.max_tokens, self.temperature),
+            Purpose::Title => (&self.title_model_id, self.title_shape, TITLE_MAX_TOKENS, 0.0),
         };
+        // Titles are a short prompt once: nothing worth caching.
+        let cache = self.prompt_cache && request.purpose == Purpose::Answer;
+        if shape == RequestShape::Messages {
+            let body = messages::body(&request, max_tokens, cache);
+            return messages::stream(&self.client, model_id, body).await;
+        }
+        let last = request.turns.len().saturating_sub(1);
+        let turns = request.turns.iter().enumerate();
+        let messages = turns
+            .map(|(i, turn)| message(turn, cache && i == last))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut system = vec![SystemContentBlock::Text(request.system)];
+        if cache {
+            system.push(SystemContentBlock::CachePoint(cache_point()?));
+        }
         let output = self
             .client
             .converse_stream()
             .model_id(model_id)
-            .system(SystemContentBlock::Text(request.system))
+            .set_system(Some(system))
             .set_messages(Some(messages))
             .inference_config(
                 InferenceConfiguration::builder()
@@ -167,5 +241,30 @@ impl ModelProvider for Bedrock {
             }
         });
         Ok(Box::pin(events))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_about_the_model_are_told_apart() {
+        assert!(model_is_gone(
+            Some("ValidationException"),
+            "The provided model identifier is invalid."
+        ));
+        assert!(model_is_gone(
+            Some("ValidationException"),
+            "Invocation of model ID anthropic.claude-sonnet-4-6 with on-demand throughput isn’t supported."
+        ));
+        assert!(model_is_gone(
+            Some("AccessDeniedException"),
+            "You don't have access to the model with the specified model ID."
+        ));
+        assert!(!model_is_gone(
+            Some("ValidationException"),
+            "messages: text content blocks must be non-empty"
+        ));
     }
 }

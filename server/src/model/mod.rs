@@ -4,6 +4,8 @@
 //! code at the project's Bedrock emulator.
 
 pub mod bedrock;
+pub mod check;
+mod messages;
 
 use std::pin::Pin;
 
@@ -62,6 +64,10 @@ pub enum ModelError {
     Unavailable(String),
     #[error("the request was rejected: {0}")]
     Rejected(String),
+    /// The configured model cannot be called: retired, mistyped, or this
+    /// account has no access to it. Operators must change the setting.
+    #[error("the model cannot be used: {0}")]
+    ModelGone(String),
 }
 
 impl ModelError {
@@ -73,6 +79,7 @@ impl ModelError {
             ModelError::Stream(_) => "stream",
             ModelError::Unavailable(_) => "unavailable",
             ModelError::Rejected(_) => "rejected",
+            ModelError::ModelGone(_) => "model_gone",
         }
     }
 }
@@ -86,4 +93,7 @@ pub trait ModelProvider: Send + Sync {
     /// Whether this is the offline emulator (the page says so).
     fn is_emulator(&self) -> bool;
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError>;
+    /// Asks the provider's control plane whether the configured models can
+    /// be called (logs and metrics; never spends tokens).
+    async fn check_models(&self) {}
 }

@@ -82,10 +82,11 @@ fn delta(offset: usize, text: &str) -> Event {
         .data(serde_json::to_string(&data).unwrap_or_default())
 }
 
-fn done(status: MessageStatus, error: Option<String>) -> Event {
+fn done(status: MessageStatus, error: Option<String>, usage: Option<crate::storage::AnswerUsage>) -> Event {
     let data = wire::Done {
         status: api_status(status),
         error,
+        usage: usage.map(super::service::usage_view),
     };
     Event::default()
         .event(wire::DONE)
@@ -143,7 +144,7 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
                 sent = message.content.len();
             }
             if message.status != MessageStatus::Streaming {
-                let _ = tx.send(done(message.status, message.error)).await;
+                let _ = tx.send(done(message.status, message.error, None)).await;
                 return;
             }
             tokio::time::sleep(POLL_EVERY).await;
@@ -155,7 +156,7 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
         }
         sent = sent.max(so_far.len());
         if let Some(ended) = ended {
-            let _ = tx.send(done(ended.status, ended.error)).await;
+            let _ = tx.send(done(ended.status, ended.error, ended.usage)).await;
             return;
         }
         // A reader too slow for the live buffer (it lagged) is not waited
@@ -187,7 +188,7 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
                     }
                     match then {
                         Some(Some(ended)) => {
-                            let _ = tx.send(done(ended.status, ended.error)).await;
+                            let _ = tx.send(done(ended.status, ended.error, ended.usage)).await;
                             return;
                         }
                         Some(None) => break,
@@ -195,7 +196,7 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
                     }
                 }
                 Ok(LiveEvent::Done(ended)) => {
-                    let _ = tx.send(done(ended.status, ended.error)).await;
+                    let _ = tx.send(done(ended.status, ended.error, ended.usage)).await;
                     return;
                 }
                 // Lagged: catch up from the text so far. Closed: look again.

@@ -27,11 +27,12 @@ mod replicas;
 pub mod service;
 
 use crate::{
-    config::ReplicaSettings,
-    model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Purpose, Turn},
+    config::{ReplicaSettings, SpendingSettings},
+    model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Purpose, Turn, Usage},
+    spending,
     storage::{
         AnswerOutcome, Chunk, Conversation, ConversationId, Message, MessageId, MessageStatus, NewMessage,
-        Role, Storage, StorageError, Subject, UserId,
+        Refused, Reservation, Role, Storage, StorageError, Subject, UserId,
     },
 };
 
@@ -65,6 +66,8 @@ pub enum LiveEvent {
 pub struct Ended {
     pub status: MessageStatus,
     pub error: Option<String>,
+    /// Tokens and cost, when this process wrote the answer.
+    pub usage: Option<crate::storage::AnswerUsage>,
 }
 
 /// An answer being generated right now: by this process, or by another
@@ -185,8 +188,26 @@ pub enum SolveError {
     NotRetryable,
     #[error("this server is shutting down")]
     Restarting,
+    #[error("a daily limit is reached: {0:?}")]
+    Limit(LimitReached),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// A new answer refused by a daily limit, and when it lifts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitReached {
+    pub refused: Refused,
+    /// The student's daily number of answers (for the message).
+    pub answers_per_day: i64,
+    /// Seconds until the day ends in Korea.
+    pub resets_in_secs: i64,
+}
+
+/// A new answer that was let in: what it reserved, for whom, on which day.
+struct Admitted {
+    user: UserId,
+    reservation: Reservation,
 }
 
 pub struct Asked {
@@ -202,6 +223,9 @@ pub struct Solver {
     model: Arc<dyn ModelProvider>,
     idle_timeout: Duration,
     replica: ReplicaSettings,
+    spending: SpendingSettings,
+    /// The answer model's output budget (the most an answer can cost).
+    max_tokens: i64,
     started_at: i64,
     /// Answers this process generates.
     live: Mutex<HashMap<MessageId, Arc<LiveAnswer>>>,
@@ -313,6 +337,8 @@ impl Solver {
         model: Arc<dyn ModelProvider>,
         idle_timeout: Duration,
         replica: ReplicaSettings,
+        spending: SpendingSettings,
+        max_tokens: i64,
     ) -> Arc<Self> {
         let solver = Arc::new(Solver {
             heartbeat: storage.own_pool(1),
@@ -320,6 +346,8 @@ impl Solver {
             model,
             idle_timeout,
             replica,
+            spending,
+            max_tokens,
             started_at: crate::storage::now_millis(),
             live: Mutex::default(),
             mirrors: Mutex::default(),
@@ -336,6 +364,11 @@ impl Solver {
             solver.storage.clone(),
         ));
         solver
+    }
+
+    /// The daily limits and budget this process enforces.
+    pub fn daily_limits(&self) -> &crate::spending::DailyLimits {
+        &self.spending.limits
     }
 
     /// This process's name in answer leases.
@@ -429,12 +462,39 @@ impl Solver {
     ) -> Result<Asked, SolveError> {
         self.refuse_if_draining()?;
         let question = checked_question(question)?;
-        let conversation = match conversation {
-            Some(id) => self
-                .storage
-                .conversation(user, id)
-                .await?
-                .ok_or(SolveError::NotFound)?,
+        let existing = match conversation {
+            Some(id) => Some(
+                self.storage
+                    .conversation(user, id)
+                    .await?
+                    .ok_or(SolveError::NotFound)?,
+            ),
+            None => None,
+        };
+        let context = match &existing {
+            Some(conversation) => self.storage.conversation_chars(conversation.id).await?,
+            None => 0,
+        };
+        let admitted = self.admit(user, context + question.chars().count()).await?;
+        let asked = self
+            .ask_admitted(existing, user, subject, question, &admitted)
+            .await;
+        if asked.is_err() {
+            self.release(&admitted).await;
+        }
+        asked
+    }
+
+    async fn ask_admitted(
+        self: &Arc<Self>,
+        existing: Option<Conversation>,
+        user: UserId,
+        subject: Subject,
+        question: &str,
+        admitted: &Admitted,
+    ) -> Result<Asked, SolveError> {
+        let conversation = match existing {
+            Some(conversation) => conversation,
             None => {
                 let provisional = title_from(question);
                 let conversation = self
@@ -451,7 +511,57 @@ impl Solver {
             status: MessageStatus::Complete,
         };
         let question = self.storage.append_message(conversation.id, &asked).await?;
-        self.answer(&conversation, question).await
+        self.answer(&conversation, question, admitted).await
+    }
+
+    /// Lets a new answer of `user` in against the daily limits and the
+    /// budget, reserving the most it can cost for a prompt of
+    /// `prompt_chars` characters (besides the instructions).
+    async fn admit(&self, user: UserId, prompt_chars: usize) -> Result<Admitted, SolveError> {
+        let now = time::OffsetDateTime::now_utc();
+        let day = spending::day_of(now);
+        let prompt_tokens =
+            spending::estimate_tokens(prompt_chars + system_prompt(Subject::Other).chars().count());
+        let reserve =
+            self.spending
+                .prices
+                .ceiling_micros(self.model.model_id(), prompt_tokens, self.max_tokens);
+        match self
+            .storage
+            .admit_answer(user, &day, &self.spending.limits, reserve)
+            .await?
+        {
+            Ok(()) => Ok(Admitted {
+                user,
+                reservation: Reservation { day, micros: reserve },
+            }),
+            Err(refused) => {
+                let label = match refused {
+                    Refused::StudentAnswers => "student_answers",
+                    Refused::StudentTokens => "student_tokens",
+                    Refused::Budget => "budget",
+                };
+                metrics::counter!("weasel_answers_refused_total", "limit" => label).increment(1);
+                if refused == Refused::Budget {
+                    tracing::warn!(
+                        "the daily budget is reached: new questions are refused until midnight in Korea"
+                    );
+                }
+                Err(SolveError::Limit(LimitReached {
+                    refused,
+                    answers_per_day: self.spending.limits.answers_per_student,
+                    resets_in_secs: (spending::next_day(now) - now).whole_seconds(),
+                }))
+            }
+        }
+    }
+
+    /// Takes an admission back when its answer could not be started.
+    async fn release(&self, admitted: &Admitted) {
+        let Reservation { day, micros } = &admitted.reservation;
+        if let Err(err) = self.storage.release_answer(admitted.user, day, *micros).await {
+            tracing::warn!(error = %err, "cannot take back an answer's reservation; it counts until the day ends");
+        }
     }
 
     /// Writes the last answer of a conversation again (regenerate, or retry
@@ -475,16 +585,25 @@ impl Solver {
             .conversation(user, message.conversation_id)
             .await?
             .ok_or(SolveError::NotFound)?;
-        self.storage.delete_message(answer).await?;
-        let question = self
-            .storage
-            .messages(conversation.id)
-            .await?
-            .into_iter()
-            .rev()
-            .find(|m| m.role == Role::User)
-            .ok_or(SolveError::NotFound)?;
-        self.answer(&conversation, question).await
+        let context = self.storage.conversation_chars(conversation.id).await?;
+        let admitted = self.admit(user, context).await?;
+        let asked = async {
+            self.storage.delete_message(answer).await?;
+            let question = self
+                .storage
+                .messages(conversation.id)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|m| m.role == Role::User)
+                .ok_or(SolveError::NotFound)?;
+            self.answer(&conversation, question, &admitted).await
+        }
+        .await;
+        if asked.is_err() {
+            self.release(&admitted).await;
+        }
+        asked
     }
 
     /// Gives one of the user's questions new text and answers it again.
@@ -515,8 +634,21 @@ impl Solver {
         if messages.iter().any(|m| m.status == MessageStatus::Streaming) {
             return Err(SolveError::NotRetryable);
         }
-        let question = self.storage.replace_question(&message, text).await?;
-        self.answer(&conversation, question).await
+        let context: usize = messages
+            .iter()
+            .take_while(|m| m.id != message.id)
+            .map(|m| m.content.chars().count())
+            .sum();
+        let admitted = self.admit(user, context + text.chars().count()).await?;
+        let asked = async {
+            let question = self.storage.replace_question(&message, text).await?;
+            self.answer(&conversation, question, &admitted).await
+        }
+        .await;
+        if asked.is_err() {
+            self.release(&admitted).await;
+        }
+        asked
     }
 
     /// Names a new conversation with the title model, in the background: the
@@ -577,10 +709,15 @@ impl Solver {
         self: &Arc<Self>,
         conversation: &Conversation,
         question: Message,
+        admitted: &Admitted,
     ) -> Result<Asked, SolveError> {
         let answer = self
             .storage
-            .start_answer(conversation.id, self.model.model_id())
+            .start_answer(
+                conversation.id,
+                self.model.model_id(),
+                Some(&admitted.reservation),
+            )
             .await?;
         self.storage
             .take_lease(answer.id, &self.replica.instance_id, self.replica.lease)
@@ -710,6 +847,13 @@ impl Solver {
                     }
                     return Ended {
                         status,
+                        usage: Some(crate::storage::AnswerUsage {
+                            input_tokens: outcome.input_tokens,
+                            output_tokens: outcome.output_tokens,
+                            cache_read_tokens: outcome.cache_read_tokens,
+                            cache_write_tokens: outcome.cache_write_tokens,
+                            cost_micros: outcome.cost_micros,
+                        }),
                         error: outcome.error,
                     };
                 }
@@ -728,6 +872,7 @@ impl Solver {
                         live.end(Ended {
                             status,
                             error: outcome.error.clone(),
+                            usage: None,
                         });
                     }
                     tokio::time::sleep(wait).await;
@@ -783,6 +928,15 @@ impl Solver {
             .await;
         outcome.content = live.text();
         outcome.total_ms = started.elapsed().as_millis() as i64;
+        outcome.cost_micros = self.spending.prices.cost_micros(
+            self.model.model_id(),
+            &Usage {
+                input_tokens: outcome.input_tokens,
+                output_tokens: outcome.output_tokens,
+                cache_read_tokens: outcome.cache_read_tokens,
+                cache_write_tokens: outcome.cache_write_tokens,
+            },
+        );
         let status = match result {
             _ if self.deadline.is_cancelled() => {
                 outcome.error = Some("shutdown".into());

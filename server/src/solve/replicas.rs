@@ -223,6 +223,7 @@ impl Solver {
                 mirror.end(Ended {
                     status: row.status,
                     error: row.error,
+                    usage: None,
                 });
                 gone.push(row.id);
             }

@@ -3,15 +3,19 @@
 use std::sync::Arc;
 
 use app::{
-    api::{AnswerStatus, Asked, ConversationView, MessageView, Subject as ApiSubject},
-    error::{AppError, Field, Problem},
+    api::{
+        AnswerStatus, AnswerUsage as ApiUsage, Asked, ConversationView, MessageView, Subject as ApiSubject,
+        UsageTotals, UsageView,
+    },
+    error::{AppError, DailyLimit, Field, Problem},
     ports::Solve,
 };
 
 use super::{SolveError, Solver};
 use crate::{
     auth::current_user_id,
-    storage::{ConversationId, Message, MessageId, MessageStatus, Role},
+    spending,
+    storage::{AnswerUsage, ConversationId, Message, MessageId, MessageStatus, Refused, Role, StudentUse},
 };
 
 pub struct SolveService {
@@ -26,6 +30,16 @@ impl From<SolveError> for AppError {
             SolveError::NotFound => AppError::NotFound,
             SolveError::NotRetryable => AppError::Conflict,
             SolveError::Restarting => AppError::Restarting,
+            SolveError::Limit(reached) => AppError::LimitReached {
+                limit: match reached.refused {
+                    Refused::StudentAnswers => DailyLimit::Answers {
+                        per_day: reached.answers_per_day,
+                    },
+                    Refused::StudentTokens => DailyLimit::Tokens,
+                    Refused::Budget => DailyLimit::Budget,
+                },
+                resets_in_secs: reached.resets_in_secs,
+            },
             SolveError::Storage(err) => {
                 tracing::error!(error = %err, "solve storage failure");
                 AppError::Internal
@@ -52,6 +66,17 @@ pub fn message_view(m: Message) -> MessageView {
         content: m.content,
         status: api_status(m.status),
         error: m.error,
+        usage: None,
+    }
+}
+
+pub fn usage_view(u: AnswerUsage) -> ApiUsage {
+    ApiUsage {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cache_read_tokens: u.cache_read_tokens,
+        cache_write_tokens: u.cache_write_tokens,
+        cost_micros: u.cost_micros,
     }
 }
 
@@ -84,6 +109,12 @@ impl Solve for SolveService {
             .map_err(internal)?;
         let conversation = conversation.ok_or(AppError::NotFound)?;
         let mut messages = storage.messages(conversation.id).await.map_err(internal)?;
+        let usage: std::collections::HashMap<MessageId, AnswerUsage> = storage
+            .answer_usage(conversation.id)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .collect();
         // A streaming answer's newest text is in memory, ahead of the last batch written.
         for message in messages
             .iter_mut()
@@ -102,7 +133,47 @@ impl Solve for SolveService {
                 .share_token(user, conversation.id)
                 .await
                 .map_err(internal)?,
-            messages: messages.into_iter().map(message_view).collect(),
+            messages: messages
+                .into_iter()
+                .map(|m| {
+                    let id = m.id;
+                    MessageView {
+                        usage: usage.get(&id).copied().map(usage_view),
+                        ..message_view(m)
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    async fn usage(&self) -> Result<UsageView, AppError> {
+        let user = current_user_id().await?;
+        let now = time::OffsetDateTime::now_utc();
+        let today = spending::day_of(now);
+        let month_start = format!("{}-01", &today[..7]);
+        let storage = self.solver.storage();
+        let internal = |err| -> AppError { SolveError::Storage(err).into() };
+        let totals = |u: StudentUse| UsageTotals {
+            answers: u.answers,
+            tokens: u.tokens,
+            cost_micros: u.spent_micros,
+        };
+        let limits = self.solver.daily_limits();
+        Ok(UsageView {
+            today: totals(
+                storage
+                    .student_use(user, &today, &today)
+                    .await
+                    .map_err(internal)?,
+            ),
+            month: totals(
+                storage
+                    .student_use(user, &month_start, &today)
+                    .await
+                    .map_err(internal)?,
+            ),
+            answers_per_day: limits.answers_per_student,
+            tokens_per_day: limits.tokens_per_student,
         })
     }
 

@@ -170,6 +170,17 @@ impl Storage {
                 });
                 insert.push(" ON CONFLICT (message_id, start_at) DO UPDATE SET text = excluded.text");
                 insert.build().execute(&mut *tx).await?;
+                // An answer that ended while this flush waited for the
+                // database keeps no chunks: its row holds all of its text.
+                let mut ended = sqlx::QueryBuilder::new(
+                    "DELETE FROM answer_chunks WHERE message_id IN (SELECT id FROM messages WHERE status <> 'streaming' AND id IN (",
+                );
+                let mut ids = ended.separated(", ");
+                for chunk in batch {
+                    ids.push_bind(chunk.message);
+                }
+                ended.push("))");
+                ended.build().execute(&mut *tx).await?;
             }
             tx.commit().await
         }
@@ -215,10 +226,43 @@ impl Storage {
     ) -> Result<()> {
         on_pool!(self, pool => async {
             let mut tx = pool.begin().await?;
+            // Its real cost replaces its reservation, once: only while it
+            // still counts as unfinished.
+            let reserved: Option<(Option<i64>, Option<String>, UserId)> = sqlx::query_as(
+                "SELECT m.cost_micros, m.cost_day, c.user_id FROM messages m
+                 JOIN conversations c ON c.id = m.conversation_id
+                 WHERE m.id = $1 AND m.status IN ('streaming', 'interrupted')",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((reserved, Some(day), user)) = reserved {
+                let tokens = outcome.input_tokens + outcome.output_tokens + outcome.cache_read_tokens
+                    + outcome.cache_write_tokens;
+                sqlx::query(
+                    "UPDATE spend_days SET spent_micros = spent_micros + $2, reserved_micros = reserved_micros - $3
+                     WHERE day = $1",
+                )
+                .bind(&day)
+                .bind(outcome.cost_micros)
+                .bind(reserved.unwrap_or(0))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE user_days SET tokens = tokens + $3, spent_micros = spent_micros + $4
+                     WHERE user_id = $1 AND day = $2",
+                )
+                .bind(user)
+                .bind(&day)
+                .bind(tokens)
+                .bind(outcome.cost_micros)
+                .execute(&mut *tx)
+                .await?;
+            }
             sqlx::query(
                 "UPDATE messages SET content = $1, status = $2, error = $3, stop_reason = $4, input_tokens = $5,
                      output_tokens = $6, cache_read_tokens = $7, cache_write_tokens = $8, first_token_ms = $9,
-                     total_ms = $10
+                     total_ms = $10, cost_micros = $12
                  WHERE id = $11 AND status IN ('streaming', 'interrupted')",
             )
             .bind(&outcome.content)
@@ -232,6 +276,7 @@ impl Storage {
             .bind(outcome.first_token_ms)
             .bind(outcome.total_ms)
             .bind(id)
+            .bind(outcome.cost_micros)
             .execute(&mut *tx)
             .await?;
             drop_streaming_rows!(tx, id);
@@ -243,20 +288,71 @@ impl Storage {
     }
 
     /// Starts an empty answer, marked streaming, from `model_id`.
-    pub async fn start_answer(&self, conversation: ConversationId, model_id: &str) -> Result<Message> {
+    /// Starts an empty answer, marked streaming, from `model_id`, holding
+    /// `reservation` of its day's budget until it ends.
+    pub async fn start_answer(
+        &self,
+        conversation: ConversationId,
+        model_id: &str,
+        reservation: Option<&super::Reservation>,
+    ) -> Result<Message> {
         let answer = NewMessage {
             role: super::Role::Assistant,
             content: "",
             status: MessageStatus::Streaming,
         };
         let message = self.append_message(conversation, &answer).await?;
-        on_pool!(self, pool => sqlx::query("UPDATE messages SET model_id = $1 WHERE id = $2")
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE messages SET model_id = $1, cost_micros = $2, cost_day = $3 WHERE id = $4",
+        )
             .bind(model_id)
+            .bind(reservation.map(|r| r.micros))
+            .bind(reservation.map(|r| r.day.as_str()))
             .bind(message.id)
             .execute(pool)
             .await
             .map(|_| ()))?;
         Ok(message)
+    }
+
+    /// Characters in a conversation's messages (the context a new answer is sent).
+    pub async fn conversation_chars(&self, conversation: ConversationId) -> Result<usize> {
+        let chars: i64 = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(LENGTH(content)), 0) AS BIGINT) FROM messages WHERE conversation_id = $1",
+        )
+        .bind(conversation)
+        .fetch_one(pool)
+        .await)?;
+        Ok(chars.max(0) as usize)
+    }
+
+    /// Token use and cost of a conversation's finished answers.
+    pub async fn answer_usage(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Vec<(MessageId, super::AnswerUsage)>> {
+        let rows: Vec<(MessageId, i64, i64, i64, i64, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, COALESCE(input_tokens, 0), COALESCE(output_tokens, 0), COALESCE(cache_read_tokens, 0),
+                    COALESCE(cache_write_tokens, 0), cost_micros
+             FROM messages
+             WHERE conversation_id = $1 AND role = 'assistant' AND status <> 'streaming' AND cost_micros IS NOT NULL",
+        )
+        .bind(conversation)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, input, output, read, write, cost)| {
+                let usage = super::AnswerUsage {
+                    input_tokens: input,
+                    output_tokens: output,
+                    cache_read_tokens: read,
+                    cache_write_tokens: write,
+                    cost_micros: cost,
+                };
+                (id, usage)
+            })
+            .collect())
     }
 
     pub async fn answer_stats(&self, id: MessageId) -> Result<Option<AnswerStats>> {

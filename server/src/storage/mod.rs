@@ -38,6 +38,7 @@ mod leases;
 mod model;
 mod search;
 mod shares;
+mod spending;
 mod throttle;
 mod users;
 
@@ -53,6 +54,7 @@ pub use conversations::ListCursor;
 pub use leases::{ANSWERS_CHANNEL, AnswerNews};
 pub use model::*;
 pub use search::SearchRow;
+pub use spending::{DayTotals, Refused, StudentUse};
 pub use throttle::{Counted, Limits};
 
 use crate::config::DatabaseSettings;

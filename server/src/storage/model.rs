@@ -153,6 +153,26 @@ pub struct AnswerOutcome {
     pub cache_write_tokens: i64,
     pub first_token_ms: Option<i64>,
     pub total_ms: i64,
+    /// What it cost, in millionths of a US dollar.
+    pub cost_micros: i64,
+}
+
+/// What a new answer holds of its day's budget until it ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// The accounting day (`YYYY-MM-DD`, Korea).
+    pub day: String,
+    pub micros: i64,
+}
+
+/// A finished answer's tokens and cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AnswerUsage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_micros: i64,
 }
 
 /// The recorded facts about an answer.

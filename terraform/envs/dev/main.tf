@@ -54,11 +54,16 @@ module "weasel" {
   ecr_keep_images             = 10
   github_repository           = "weasel-tutor/weasel"
   create_github_oidc_provider = true
+  # Global cross-Region inference profiles (docs/deploy.md): the profile in
+  # the calling region, and the model in every region it may route to,
+  # including the region-less ARN global routing uses.
   bedrock_resource_arns = [
-    "arn:aws:bedrock:ap-northeast-2:*:inference-profile/apac.anthropic.claude-3-5-sonnet-20240620-v1:0",
-    "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
-    "arn:aws:bedrock:ap-northeast-2:*:inference-profile/apac.anthropic.claude-3-haiku-20240307-v1:0",
-    "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+    "arn:aws:bedrock:ap-northeast-2:*:inference-profile/global.anthropic.claude-sonnet-4-6",
+    "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6",
+    "arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-6",
+    "arn:aws:bedrock:ap-northeast-2:*:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "arn:aws:bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0",
+    "arn:aws:bedrock:::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0",
   ]
 }
 

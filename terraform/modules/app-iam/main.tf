@@ -82,6 +82,13 @@ data "aws_iam_policy_document" "bedrock" {
     actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
     resources = var.bedrock_resource_arns
   }
+  # The startup check asks whether the configured models still exist and
+  # when they reach end of life; it reads, never invokes.
+  statement {
+    sid       = "CheckModels"
+    actions   = ["bedrock:GetInferenceProfile", "bedrock:GetFoundationModel"]
+    resources = var.bedrock_resource_arns
+  }
 }
 
 resource "aws_iam_role_policy" "bedrock" {
