@@ -80,6 +80,13 @@ async fn main() {
         println!("{model_id} through {shape}:");
         let mut totals = vec![];
         for cache in ["on", "off"] {
+            // A fresh emulator, so no run reads another's cache entries.
+            let emulator = bedrock_emulator::spawn(
+                "127.0.0.1:0".parse().unwrap(),
+                bedrock_emulator::Config::default(),
+            )
+            .await
+            .expect("emulator");
             let settings = Settings::from_lookup(|name| match name {
                 "WEASEL_MODEL_ID" => Some(model_id.into()),
                 "WEASEL_MODEL_API" => Some(shape.into()),
