@@ -8,6 +8,7 @@
 
 pub mod api;
 mod auth;
+pub mod dto;
 pub mod error;
 pub mod i18n;
 mod pages;

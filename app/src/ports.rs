@@ -10,7 +10,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::{
-    api::{
+    dto::{
         Asked, ConversationList, ConversationView, ProviderView, SearchHit, ServiceStatus,
         SharedConversation, Subject, UsageView, UserView,
     },

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AnswerStatus, AnswerUsage};
+use crate::dto::{AnswerStatus, AnswerUsage};
 
 /// The event name of text.
 pub const DELTA: &str = "delta";

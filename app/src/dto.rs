@@ -1,0 +1,205 @@
+//! The data server and browser exchange: what server functions return and
+//! take, one type each for both ends. No behaviour beyond small formatting
+//! helpers; the server functions live in `api`, the ports in `ports`.
+
+use serde::{Deserialize, Serialize};
+
+/// Which database the server runs on, shown to the user as a plain name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            DatabaseKind::Sqlite => "SQLite",
+            DatabaseKind::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// What the status line at the bottom of every page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub version: String,
+    pub database: DatabaseKind,
+    pub database_ok: bool,
+}
+
+/// The signed-in user, as the UI may see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub email: String,
+    pub display_name: String,
+    pub has_password: bool,
+    /// Names of the OAuth providers linked to this account.
+    pub providers: Vec<String>,
+}
+
+/// A sign-in button to show: only configured providers appear.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderView {
+    /// URL segment: `google`, `github`, `kakao`, `naver`.
+    pub id: String,
+    pub label: String,
+}
+
+/// The subject of a problem; each has its own instructions for the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subject {
+    #[default]
+    Korean,
+    English,
+    Math,
+    Other,
+}
+
+impl Subject {
+    pub const ALL: [Subject; 4] = [Subject::Korean, Subject::English, Subject::Math, Subject::Other];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Subject::Korean => "korean",
+            Subject::English => "english",
+            Subject::Math => "math",
+            Subject::Other => "other",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Subject> {
+        Subject::ALL.into_iter().find(|s| s.code() == code)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AnswerStatus {
+    Streaming,
+    Complete,
+    Stopped,
+    Failed,
+    Interrupted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub from_student: bool,
+    pub content: String,
+    pub status: AnswerStatus,
+    /// Why an answer failed: `throttled`, `timeout`, `stream`, `unavailable`,
+    /// `rejected`, `model_gone` (the configured model cannot be called),
+    /// `incomplete`, `storage`; why one was interrupted: `lost`
+    /// (its server died), `shutdown`; or, on a complete answer, `max_tokens`:
+    /// the model stopped at its length limit.
+    pub error: Option<String>,
+    /// A finished answer's tokens and cost (none while it streams).
+    pub usage: Option<AnswerUsage>,
+}
+
+/// What one answer used and cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerUsage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// Millionths of a US dollar.
+    pub cost_micros: i64,
+}
+
+impl AnswerUsage {
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+}
+
+/// A student's use over a span of days.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageTotals {
+    pub answers: i64,
+    pub tokens: i64,
+    pub cost_micros: i64,
+}
+
+/// The signed-in student's use today and this month (Korea's days), with
+/// the daily limits (0: none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageView {
+    pub today: UsageTotals,
+    pub month: UsageTotals,
+    pub answers_per_day: i64,
+    pub tokens_per_day: i64,
+}
+
+/// Dollars with as many decimals as a small amount needs: `$0.0123`.
+pub fn dollars(micros: i64) -> String {
+    let usd = micros as f64 / 1e6;
+    if usd >= 1.0 {
+        format!("${usd:.2}")
+    } else {
+        format!("${usd:.4}")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationView {
+    pub id: i64,
+    pub title: String,
+    pub subject: Subject,
+    pub messages: Vec<MessageView>,
+    /// Answers come from the offline emulator, not from Claude.
+    pub emulator: bool,
+    /// The token of its public read-only link, while it is shared.
+    pub share: Option<String>,
+}
+
+/// A conversation opened through its share link: nothing says whose it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedConversation {
+    pub title: String,
+    pub subject: Subject,
+    pub messages: Vec<MessageView>,
+}
+
+/// The path of a share link.
+pub fn share_path(token: &str) -> String {
+    format!("/s/{token}")
+}
+
+/// One line of the conversation list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: i64,
+    pub title: String,
+    pub subject: Subject,
+    /// Last activity, Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// A page of the conversation list; `next` continues it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationList {
+    pub items: Vec<ConversationSummary>,
+    pub next: Option<String>,
+}
+
+/// A conversation found by search, with the matching text around the hit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub conversation: i64,
+    pub title: String,
+    pub before: String,
+    /// The text that matched, as it is written in the message.
+    pub matched: String,
+    pub after: String,
+}
+
+/// Where a question went: its conversation and the answer being written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asked {
+    pub conversation: i64,
+    pub answer: i64,
+}
