@@ -66,12 +66,6 @@ async fn conversation(model: &Bedrock) -> Vec<Usage> {
 
 #[tokio::main]
 async fn main() {
-    let emulator = bedrock_emulator::spawn(
-        "127.0.0.1:0".parse().unwrap(),
-        bedrock_emulator::Config::default(),
-    )
-    .await
-    .expect("emulator");
     let prices = PriceTable::default();
     for (model_id, shape) in [
         ("global.anthropic.claude-sonnet-4-6", "converse"),

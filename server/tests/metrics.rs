@@ -96,3 +96,30 @@ async fn requests_answers_and_the_pool_are_measured_privately() {
     assert!(sample(&text, r#"weasel_model_errors_total{kind="throttled"}"#) >= 1.0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_day_s_spending_and_the_budget_left_are_exported() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+        s.spending.limits.budget_micros = 5_000_000;
+    })
+    .await;
+    let metrics = format!("http://{}/metrics", app.metrics_addr.expect("metrics listener"));
+    let client = app.signed_up("spender@example.com").await;
+    let form = [("subject", "korean"), ("question", "비용을 세어 보는 질문")];
+    let asked: Value = app.call(&client, "ask", &form).await.json().await.unwrap();
+    assert!(asked["answer"].as_i64().is_some(), "{asked}");
+    let text = scrape_until(&metrics, &[r#"weasel_answers_total{status="complete"}"#]).await;
+    // Scraped again: the gauges are read from the database at scrape time.
+    let text = if text.contains("weasel_spend_usd_today") {
+        text
+    } else {
+        scrape_until(&metrics, &["weasel_spend_usd_today"]).await
+    };
+    let spent = sample(&text, "weasel_spend_usd_today ");
+    assert!(spent > 0.0 && spent < 0.1, "{spent}");
+    assert_eq!(sample(&text, "weasel_budget_usd_daily "), 5.0);
+    let left = sample(&text, "weasel_budget_usd_remaining ");
+    assert!((left - (5.0 - spent)).abs() < 1e-6, "{left} {spent}");
+    assert!(sample(&text, "weasel_answer_cost_microdollars_total ") > 0.0);
+}

@@ -166,7 +166,7 @@ async fn watch(subscription: Subscription) -> (String, Ended) {
                 assert_eq!(offset, seen.len(), "deltas arrive in order, none missing");
                 seen.push_str(&text);
             }
-            Ok(LiveEvent::Done(ended)) => return (seen, ended),
+            Ok(LiveEvent::Done(ended)) => return (seen, *ended),
             Err(err) => panic!("follower lost events: {err}"),
         }
     }
@@ -1368,4 +1368,39 @@ async fn the_budget_reserves_what_answers_may_cost_so_it_is_never_passed() {
             .unwrap();
         follow(&setup, next.answer.id).await;
     }
+}
+
+#[tokio::test]
+async fn the_messages_shape_reports_faults_as_converse_does() {
+    let setup = setup_with(
+        Backend::Sqlite,
+        1,
+        Duration::from_secs(10),
+        &[("WEASEL_MODEL_ID", "global.anthropic.claude-opus-4-7")],
+    )
+    .await;
+    for (question, error) in [
+        ("중간에 끊김 [[fault:midstream]]", "stream"),
+        ("바쁨 [[fault:throttle]]", "throttled"),
+        ("끝이 없음 [[fault:nostop]]", "incomplete"),
+    ] {
+        let asked = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, question)
+            .await
+            .unwrap();
+        let (_, stored) = follow(&setup, asked.answer.id).await;
+        assert_eq!(stored.status, MessageStatus::Failed, "{question}");
+        assert_eq!(stored.error.as_deref(), Some(error), "{question}");
+    }
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Math, "길게 [[fault:maxtokens]]")
+        .await
+        .unwrap();
+    let (seen, stored) = follow(&setup, asked.answer.id).await;
+    assert_eq!(stored.status, MessageStatus::Complete);
+    assert_eq!(stored.error.as_deref(), Some("max_tokens"));
+    assert_eq!(seen, stored.content, "the same text live and stored");
+    assert!(stored.content.starts_with("정답:"));
 }

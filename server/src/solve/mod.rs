@@ -54,11 +54,9 @@ const TITLE_PROMPT: &str = "Write a conversation title for the student's exam pr
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LiveEvent {
     /// `text` goes at byte `offset` of the answer.
-    Delta {
-        offset: usize,
-        text: String,
-    },
-    Done(Ended),
+    Delta { offset: usize, text: String },
+    /// Boxed: the rare, large event would size every slot of the channel.
+    Done(Box<Ended>),
 }
 
 /// How an answer ended, as its followers are told.
@@ -97,7 +95,10 @@ pub struct Subscription {
 
 impl LiveAnswer {
     fn new(text: String, cancel: CancellationToken) -> Arc<Self> {
-        let (events, _) = broadcast::channel(1024);
+        // Each slot is allocated up front, per answer: 256 events is ten
+        // seconds of text at 25 tokens/s. A follower further behind is told
+        // it lagged and continues from the text so far, losing nothing.
+        let (events, _) = broadcast::channel(256);
         Arc::new(LiveAnswer {
             state: Mutex::new(LiveState { text, ended: None }),
             persisted: AtomicUsize::new(0),
@@ -162,7 +163,7 @@ impl LiveAnswer {
         let mut state = self.state.lock().unwrap();
         if state.ended.is_none() {
             state.ended = Some(ended.clone());
-            let _ = self.events.send(LiveEvent::Done(ended));
+            let _ = self.events.send(LiveEvent::Done(Box::new(ended)));
         }
     }
 }
