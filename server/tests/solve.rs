@@ -517,7 +517,7 @@ async fn answers_left_streaming_by_a_crash_become_interrupted() {
             .unwrap();
         let orphan = setup
             .storage
-            .start_answer(conversation.id, MODEL, None)
+            .start_answer(conversation.id, MODEL, None, None)
             .await
             .unwrap();
         // Two flushes' worth of chunks, the second written twice (a retried flush).
@@ -775,7 +775,7 @@ async fn a_dead_writers_answers_are_interrupted_within_a_lease_and_keep_their_te
         // What a crashed process leaves: a streaming row, a lease, some chunks.
         let orphan = setup
             .storage
-            .start_answer(conversation.id, MODEL, None)
+            .start_answer(conversation.id, MODEL, None, None)
             .await
             .unwrap();
         setup

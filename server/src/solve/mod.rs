@@ -74,6 +74,9 @@ pub struct LiveAnswer {
     state: Mutex<LiveState>,
     /// How many bytes of the text the database has (in chunks).
     persisted: AtomicUsize,
+    /// Its end is being stored: flushes leave it alone (its row gets all
+    /// of its text, and its chunks are dropped).
+    finishing: AtomicBool,
     events: broadcast::Sender<LiveEvent>,
     cancel: CancellationToken,
 }
@@ -102,6 +105,7 @@ impl LiveAnswer {
         Arc::new(LiveAnswer {
             state: Mutex::new(LiveState { text, ended: None }),
             persisted: AtomicUsize::new(0),
+            finishing: AtomicBool::new(false),
             events,
             cancel,
         })
@@ -233,6 +237,9 @@ pub struct Solver {
     /// Answers other replicas generate that followers here watch.
     mirrors: Mutex<HashMap<MessageId, Arc<LiveAnswer>>>,
     flushed: FlushStats,
+    /// Held for the whole of a flush, so an answer's end is stored only
+    /// after any flush that took its text has committed.
+    flushing: tokio::sync::Mutex<()>,
     /// The last heartbeat reached the database and was written.
     writable: AtomicBool,
     /// Shutting down: no new questions; answers in progress finish.
@@ -353,6 +360,7 @@ impl Solver {
             live: Mutex::default(),
             mirrors: Mutex::default(),
             flushed: FlushStats::default(),
+            flushing: tokio::sync::Mutex::new(()),
             writable: AtomicBool::new(true),
             draining: AtomicBool::new(false),
             deadline: CancellationToken::new(),
@@ -403,11 +411,13 @@ impl Solver {
     /// Writes what every live answer received since the last flush, in one
     /// transaction. Texts are copied under their locks, never across an await.
     async fn flush(&self) {
+        let _flushing = self.flushing.lock().await;
         let live: Vec<(MessageId, Arc<LiveAnswer>)> = self
             .live
             .lock()
             .unwrap()
             .iter()
+            .filter(|(_, live)| !live.finishing.load(Ordering::Relaxed))
             .map(|(id, live)| (*id, live.clone()))
             .collect();
         let pending: Vec<(MessageId, usize, String, &LiveAnswer)> = live
@@ -494,24 +504,26 @@ impl Solver {
         question: &str,
         admitted: &Admitted,
     ) -> Result<Asked, SolveError> {
-        let conversation = match existing {
-            Some(conversation) => conversation,
-            None => {
-                let provisional = title_from(question);
-                let conversation = self
-                    .storage
-                    .create_conversation(user, subject, &provisional)
-                    .await?;
-                self.spawn_title(conversation.id, provisional, question.to_string());
-                conversation
-            }
-        };
         let asked = NewMessage {
             role: Role::User,
             content: question,
             status: MessageStatus::Complete,
         };
-        let question = self.storage.append_message(conversation.id, &asked).await?;
+        let (conversation, question) = match existing {
+            Some(conversation) => {
+                let question = self.storage.append_message(conversation.id, &asked).await?;
+                (conversation, question)
+            }
+            None => {
+                let provisional = title_from(question);
+                let (conversation, stored) = self
+                    .storage
+                    .create_conversation_with(user, subject, &provisional, &asked)
+                    .await?;
+                self.spawn_title(conversation.id, provisional, question.to_string());
+                (conversation, stored)
+            }
+        };
         self.answer(&conversation, question, admitted).await
     }
 
@@ -718,10 +730,8 @@ impl Solver {
                 conversation.id,
                 self.model.model_id(),
                 Some(&admitted.reservation),
+                Some((&self.replica.instance_id, self.replica.lease)),
             )
-            .await?;
-        self.storage
-            .take_lease(answer.id, &self.replica.instance_id, self.replica.lease)
             .await?;
         self.spawn_generation(conversation.id, conversation.subject, answer.id);
         Ok(Asked {
@@ -812,6 +822,9 @@ impl Solver {
         tokio::spawn(async move {
             let (status, outcome) = solver.generate(conversation, subject, answer, &live).await;
             crate::metrics::record_answer(status, &outcome);
+            // No flush writes chunks for it after its end is stored.
+            live.finishing.store(true, Ordering::Relaxed);
+            drop(solver.flushing.lock().await);
             let ended = solver.store_end(answer, status, outcome, &live).await;
             // Removed before announcing, so a late subscriber reads the database instead.
             solver.live.lock().unwrap().remove(&answer);

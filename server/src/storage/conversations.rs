@@ -26,6 +26,46 @@ impl Storage {
         .await)?)
     }
 
+    /// A new conversation with its first message, in one transaction.
+    pub async fn create_conversation_with(
+        &self,
+        user: UserId,
+        subject: Subject,
+        title: &str,
+        first: &NewMessage<'_>,
+    ) -> Result<(Conversation, Message)> {
+        let now = now_millis();
+        Ok(on_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let conversation = sqlx::query_as::<_, Conversation>(
+                "INSERT INTO conversations (user_id, title, subject, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4)
+                 RETURNING id, user_id, title, subject, created_at, updated_at",
+            )
+            .bind(user)
+            .bind(title)
+            .bind(subject)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let message = sqlx::query_as::<_, Message>(
+                "INSERT INTO messages (conversation_id, role, content, status, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 RETURNING id, conversation_id, role, content, status, error, created_at",
+            )
+            .bind(conversation.id)
+            .bind(first.role)
+            .bind(first.content)
+            .bind(first.status)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>((conversation, message))
+        }
+        .await)?)
+    }
+
     /// The conversation if it exists AND belongs to `user`: another user's
     /// conversation is indistinguishable from a missing one.
     pub async fn conversation(&self, user: UserId, id: ConversationId) -> Result<Option<Conversation>> {
@@ -170,17 +210,6 @@ impl Storage {
                 });
                 insert.push(" ON CONFLICT (message_id, start_at) DO UPDATE SET text = excluded.text");
                 insert.build().execute(&mut *tx).await?;
-                // An answer that ended while this flush waited for the
-                // database keeps no chunks: its row holds all of its text.
-                let mut ended = sqlx::QueryBuilder::new(
-                    "DELETE FROM answer_chunks WHERE message_id IN (SELECT id FROM messages WHERE status <> 'streaming' AND id IN (",
-                );
-                let mut ids = ended.separated(", ");
-                for chunk in batch {
-                    ids.push_bind(chunk.message);
-                }
-                ended.push("))");
-                ended.build().execute(&mut *tx).await?;
             }
             tx.commit().await
         }
@@ -289,30 +318,53 @@ impl Storage {
 
     /// Starts an empty answer, marked streaming, from `model_id`.
     /// Starts an empty answer, marked streaming, from `model_id`, holding
-    /// `reservation` of its day's budget until it ends.
+    /// `reservation` of its day's budget until it ends and, with `lease`,
+    /// leased to its writer: one transaction, so a new question costs the
+    /// database as few writes as it can.
     pub async fn start_answer(
         &self,
         conversation: ConversationId,
         model_id: &str,
         reservation: Option<&super::Reservation>,
+        lease: Option<(&str, std::time::Duration)>,
     ) -> Result<Message> {
-        let answer = NewMessage {
-            role: super::Role::Assistant,
-            content: "",
-            status: MessageStatus::Streaming,
-        };
-        let message = self.append_message(conversation, &answer).await?;
-        on_pool!(self, pool => sqlx::query(
-            "UPDATE messages SET model_id = $1, cost_micros = $2, cost_day = $3 WHERE id = $4",
-        )
+        let now = now_millis();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(conversation)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if touched == 0 {
+                return Err(StorageError::NotFound("conversation"));
+            }
+            let message = sqlx::query_as::<_, Message>(
+                "INSERT INTO messages (conversation_id, role, content, status, created_at, model_id, cost_micros, cost_day)
+                 VALUES ($1, $2, '', $3, $4, $5, $6, $7)
+                 RETURNING id, conversation_id, role, content, status, error, created_at",
+            )
+            .bind(conversation)
+            .bind(super::Role::Assistant)
+            .bind(MessageStatus::Streaming)
+            .bind(now)
             .bind(model_id)
             .bind(reservation.map(|r| r.micros))
             .bind(reservation.map(|r| r.day.as_str()))
-            .bind(message.id)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(message)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some((owner, lease)) = lease {
+                sqlx::query("INSERT INTO answer_leases (message_id, owner, expires_at) VALUES ($1, $2, $3)")
+                    .bind(message.id)
+                    .bind(owner)
+                    .bind(now + lease.as_millis() as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(message)
+        })
     }
 
     /// Characters in a conversation's messages (the context a new answer is sent).
