@@ -255,40 +255,14 @@ impl Storage {
     ) -> Result<()> {
         on_pool!(self, pool => async {
             let mut tx = pool.begin().await?;
-            // Its real cost replaces its reservation, once: only while it
-            // still counts as unfinished.
             let reserved: Option<(Option<i64>, Option<String>, UserId)> = sqlx::query_as(
                 "SELECT m.cost_micros, m.cost_day, c.user_id FROM messages m
-                 JOIN conversations c ON c.id = m.conversation_id
-                 WHERE m.id = $1 AND m.status IN ('streaming', 'interrupted')",
+                 JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1",
             )
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some((reserved, Some(day), user)) = reserved {
-                let tokens = outcome.input_tokens + outcome.output_tokens + outcome.cache_read_tokens
-                    + outcome.cache_write_tokens;
-                sqlx::query(
-                    "UPDATE spend_days SET spent_micros = spent_micros + $2, reserved_micros = reserved_micros - $3
-                     WHERE day = $1",
-                )
-                .bind(&day)
-                .bind(outcome.cost_micros)
-                .bind(reserved.unwrap_or(0))
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE user_days SET tokens = tokens + $3, spent_micros = spent_micros + $4
-                     WHERE user_id = $1 AND day = $2",
-                )
-                .bind(user)
-                .bind(&day)
-                .bind(tokens)
-                .bind(outcome.cost_micros)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query(
+            let ended = sqlx::query(
                 "UPDATE messages SET content = $1, status = $2, error = $3, stop_reason = $4, input_tokens = $5,
                      output_tokens = $6, cache_read_tokens = $7, cache_write_tokens = $8, first_token_ms = $9,
                      total_ms = $10, cost_micros = $12
@@ -307,7 +281,35 @@ impl Storage {
             .bind(id)
             .bind(outcome.cost_micros)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            drop_streaming_rows!(tx, id);
+            // Its real cost replaces its reservation, once (only when this
+            // statement ended it). Last, so the day's row, which every new
+            // question updates too, stays locked only for the commit.
+            if let (1, Some((reserved, Some(day), user))) = (ended, reserved) {
+                let tokens = outcome.input_tokens + outcome.output_tokens + outcome.cache_read_tokens
+                    + outcome.cache_write_tokens;
+                sqlx::query(
+                    "UPDATE user_days SET tokens = tokens + $3, spent_micros = spent_micros + $4
+                     WHERE user_id = $1 AND day = $2",
+                )
+                .bind(user)
+                .bind(&day)
+                .bind(tokens)
+                .bind(outcome.cost_micros)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE spend_days SET spent_micros = spent_micros + $2, reserved_micros = reserved_micros - $3
+                     WHERE day = $1",
+                )
+                .bind(&day)
+                .bind(outcome.cost_micros)
+                .bind(reserved.unwrap_or(0))
+                .execute(&mut *tx)
+                .await?;
+            }
             drop_streaming_rows!(tx, id);
             tx.commit().await
         }
@@ -316,7 +318,6 @@ impl Storage {
         Ok(())
     }
 
-    /// Starts an empty answer, marked streaming, from `model_id`.
     /// Starts an empty answer, marked streaming, from `model_id`, holding
     /// `reservation` of its day's budget until it ends and, with `lease`,
     /// leased to its writer: one transaction, so a new question costs the
