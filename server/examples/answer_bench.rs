@@ -487,12 +487,13 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
                 let asked_at = Instant::now();
                 let id = match client::ask(&client, &base, &text).await {
                     Ok(id) => id,
-                    Err(why) => return (asked_at, Err(why)),
+                    Err(why) => return (asked_at, asked_at, Err(why)),
                 };
+                let answered_at = Instant::now();
                 open.fetch_add(1, Ordering::Relaxed);
                 let seen = read_answer(client, vec![base], id, None, Duration::from_secs(600)).await;
                 open.fetch_sub(1, Ordering::Relaxed);
-                (asked_at, Ok(seen))
+                (asked_at, answered_at, Ok(seen))
             })
         })
         .collect();
@@ -514,10 +515,14 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
     };
     let mut added = vec![];
     let mut first_token = vec![];
+    // Where the first token's wait goes: the ask request, and how long after
+    // the question the server called the model.
+    let (mut asking, mut to_model) = (vec![], vec![]);
     let (mut complete, mut refused, mut other_end, mut differing, mut unmatched) = (0, 0, 0, 0, 0);
     let mut final_bytes = 0usize;
     for (i, reader) in readers.into_iter().enumerate() {
-        let (asked_at, seen) = reader.await.expect("a reader");
+        let (asked_at, answered_at, seen) = reader.await.expect("a reader");
+        asking.push(answered_at.saturating_duration_since(asked_at));
         let seen = match seen {
             Ok(seen) => seen,
             Err(why) => {
@@ -544,6 +549,7 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
             (seen.ends.first(), sends.requested, sends.text.first())
         {
             let model_wait = first_sent.1.saturating_duration_since(requested);
+            to_model.push(requested.saturating_duration_since(asked_at));
             first_token.push(
                 first
                     .1
@@ -582,6 +588,11 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
         spread(added.clone())
     );
     println!("  time-to-first-token overhead: {}", spread(first_token.clone()));
+    println!(
+        "    of which: the ask request {}; the model called after the question {}",
+        spread(asking),
+        spread(to_model)
+    );
     if unmatched > 0 {
         println!("  {unmatched} events did not end where a model delta ended");
     }
