@@ -31,7 +31,7 @@ use crate::{
     model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Purpose, Turn, Usage},
     spending,
     storage::{
-        AnswerOutcome, Chunk, Conversation, ConversationId, Message, MessageId, MessageStatus, NewMessage,
+        AnswerOutcome, Chunk, Conversation, ConversationId, Message, MessageId, MessageStatus, NewQuestion,
         Refused, Reservation, Role, Storage, StorageError, Subject, UserId,
     },
 };
@@ -486,86 +486,79 @@ impl Solver {
             Some(conversation) => self.storage.conversation_chars(conversation.id).await?,
             None => 0,
         };
-        let admitted = self.admit(user, context + question.chars().count()).await?;
-        let asked = self
-            .ask_admitted(existing, user, subject, question, &admitted)
-            .await;
-        if asked.is_err() {
-            self.release(&admitted).await;
+        let (now, reservation) = self.reservation(context + question.chars().count());
+        let provisional = title_from(question);
+        let new = NewQuestion {
+            user,
+            conversation: existing.as_ref().map(|c| c.id),
+            subject,
+            title: &provisional,
+            question,
+            model_id: self.model.model_id(),
+            reservation,
+            limits: &self.spending.limits,
+            lease: (&self.replica.instance_id, self.replica.lease),
+        };
+        let begun = match self.storage.begin_question(&new).await? {
+            Ok(begun) => begun,
+            Err(refused) => return Err(self.refused(refused, now)),
+        };
+        if existing.is_none() {
+            self.spawn_title(begun.conversation.id, provisional, question.to_string());
         }
-        asked
+        let conversation = begun.conversation;
+        self.spawn_generation(conversation.id, conversation.subject, begun.answer.id);
+        Ok(Asked {
+            conversation: conversation.id,
+            question: begun.question,
+            answer: begun.answer,
+        })
     }
 
-    async fn ask_admitted(
-        self: &Arc<Self>,
-        existing: Option<Conversation>,
-        user: UserId,
-        subject: Subject,
-        question: &str,
-        admitted: &Admitted,
-    ) -> Result<Asked, SolveError> {
-        let asked = NewMessage {
-            role: Role::User,
-            content: question,
-            status: MessageStatus::Complete,
-        };
-        let (conversation, question) = match existing {
-            Some(conversation) => {
-                let question = self.storage.append_message(conversation.id, &asked).await?;
-                (conversation, question)
-            }
-            None => {
-                let provisional = title_from(question);
-                let (conversation, stored) = self
-                    .storage
-                    .create_conversation_with(user, subject, &provisional, &asked)
-                    .await?;
-                self.spawn_title(conversation.id, provisional, question.to_string());
-                (conversation, stored)
-            }
-        };
-        self.answer(&conversation, question, admitted).await
-    }
-
-    /// Lets a new answer of `user` in against the daily limits and the
-    /// budget, reserving the most it can cost for a prompt of
-    /// `prompt_chars` characters (besides the instructions).
-    async fn admit(&self, user: UserId, prompt_chars: usize) -> Result<Admitted, SolveError> {
+    /// What a new answer reserves: the most it can cost for a prompt of
+    /// `prompt_chars` characters (besides the instructions), on today's day.
+    fn reservation(&self, prompt_chars: usize) -> (time::OffsetDateTime, Reservation) {
         let now = time::OffsetDateTime::now_utc();
-        let day = spending::day_of(now);
         let prompt_tokens =
             spending::estimate_tokens(prompt_chars + system_prompt(Subject::Other).chars().count());
-        let reserve =
+        let micros =
             self.spending
                 .prices
                 .ceiling_micros(self.model.model_id(), prompt_tokens, self.max_tokens);
+        let day = spending::day_of(now);
+        (now, Reservation { day, micros })
+    }
+
+    /// A limit's refusal, counted and, for the budget, logged.
+    fn refused(&self, refused: Refused, now: time::OffsetDateTime) -> SolveError {
+        let label = match refused {
+            Refused::StudentAnswers => "student_answers",
+            Refused::StudentTokens => "student_tokens",
+            Refused::Budget => "budget",
+        };
+        metrics::counter!("weasel_answers_refused_total", "limit" => label).increment(1);
+        if refused == Refused::Budget {
+            tracing::warn!("the daily budget is reached: new questions are refused until midnight in Korea");
+        }
+        SolveError::Limit(LimitReached {
+            refused,
+            answers_per_day: self.spending.limits.answers_per_student,
+            resets_in_secs: (spending::next_day(now) - now).whole_seconds(),
+        })
+    }
+
+    /// Lets a new answer of `user` in against the daily limits and the
+    /// budget (retries and edits; a new question does this in
+    /// [`Storage::begin_question`]).
+    async fn admit(&self, user: UserId, prompt_chars: usize) -> Result<Admitted, SolveError> {
+        let (now, reservation) = self.reservation(prompt_chars);
         match self
             .storage
-            .admit_answer(user, &day, &self.spending.limits, reserve)
+            .admit_answer(user, &reservation.day, &self.spending.limits, reservation.micros)
             .await?
         {
-            Ok(()) => Ok(Admitted {
-                user,
-                reservation: Reservation { day, micros: reserve },
-            }),
-            Err(refused) => {
-                let label = match refused {
-                    Refused::StudentAnswers => "student_answers",
-                    Refused::StudentTokens => "student_tokens",
-                    Refused::Budget => "budget",
-                };
-                metrics::counter!("weasel_answers_refused_total", "limit" => label).increment(1);
-                if refused == Refused::Budget {
-                    tracing::warn!(
-                        "the daily budget is reached: new questions are refused until midnight in Korea"
-                    );
-                }
-                Err(SolveError::Limit(LimitReached {
-                    refused,
-                    answers_per_day: self.spending.limits.answers_per_student,
-                    resets_in_secs: (spending::next_day(now) - now).whole_seconds(),
-                }))
-            }
+            Ok(()) => Ok(Admitted { user, reservation }),
+            Err(refused) => Err(self.refused(refused, now)),
         }
     }
 

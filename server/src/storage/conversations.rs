@@ -1,8 +1,9 @@
 //! Conversations and their messages.
 
 use super::{
-    AnswerOutcome, AnswerStats, Chunk, Conversation, ConversationId, Message, MessageId, MessageStatus,
-    NewMessage, Result, Storage, StorageError, Subject, UserId, leases::AnswerNews, now_millis,
+    AnswerOutcome, AnswerStats, Begun, Chunk, Conversation, ConversationId, Message, MessageId,
+    MessageStatus, NewMessage, NewQuestion, Refused, Result, Storage, StorageError, Subject, UserId,
+    leases::AnswerNews, now_millis,
 };
 
 impl Storage {
@@ -64,6 +65,86 @@ impl Storage {
             Ok::<_, sqlx::Error>((conversation, message))
         }
         .await)?)
+    }
+
+    /// Everything a new question writes, in one transaction (one commit):
+    /// the student's count and the budget's reservation (or the refusal,
+    /// leaving nothing written), the conversation (new, or the existing
+    /// one marked active), the question, the empty answer marked streaming
+    /// and its lease.
+    pub async fn begin_question(&self, new: &NewQuestion<'_>) -> Result<std::result::Result<Begun, Refused>> {
+        let now = now_millis();
+        let reservation = &new.reservation;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(refused) =
+                super::spending::admit_in!(tx, new.user, reservation.day.as_str(), new.limits, reservation.micros)
+            {
+                return Ok(Err(refused));
+            }
+            let conversation = match new.conversation {
+                Some(id) => sqlx::query_as::<_, Conversation>(
+                    "UPDATE conversations SET updated_at = $1 WHERE id = $2 AND user_id = $3
+                     RETURNING id, user_id, title, subject, created_at, updated_at",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(new.user)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StorageError::NotFound("conversation"))?,
+                None => sqlx::query_as::<_, Conversation>(
+                    "INSERT INTO conversations (user_id, title, subject, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $4)
+                     RETURNING id, user_id, title, subject, created_at, updated_at",
+                )
+                .bind(new.user)
+                .bind(new.title)
+                .bind(new.subject)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?,
+            };
+            let question = sqlx::query_as::<_, Message>(
+                "INSERT INTO messages (conversation_id, role, content, status, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 RETURNING id, conversation_id, role, content, status, error, created_at",
+            )
+            .bind(conversation.id)
+            .bind(super::Role::User)
+            .bind(new.question)
+            .bind(MessageStatus::Complete)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let answer = sqlx::query_as::<_, Message>(
+                "INSERT INTO messages (conversation_id, role, content, status, created_at, model_id, cost_micros, cost_day)
+                 VALUES ($1, $2, '', $3, $4, $5, $6, $7)
+                 RETURNING id, conversation_id, role, content, status, error, created_at",
+            )
+            .bind(conversation.id)
+            .bind(super::Role::Assistant)
+            .bind(MessageStatus::Streaming)
+            .bind(now)
+            .bind(new.model_id)
+            .bind(reservation.micros)
+            .bind(reservation.day.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            let (owner, lease) = new.lease;
+            sqlx::query("INSERT INTO answer_leases (message_id, owner, expires_at) VALUES ($1, $2, $3)")
+                .bind(answer.id)
+                .bind(owner)
+                .bind(now + lease.as_millis() as i64)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Ok(Begun {
+                conversation,
+                question,
+                answer,
+            }))
+        })
     }
 
     /// The conversation if it exists AND belongs to `user`: another user's

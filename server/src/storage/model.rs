@@ -157,6 +157,29 @@ pub struct AnswerOutcome {
     pub cost_micros: i64,
 }
 
+/// Everything a new question writes (see [`Storage::begin_question`](super::Storage::begin_question)).
+pub struct NewQuestion<'a> {
+    pub user: UserId,
+    /// A follow-up in this conversation, or `None` for a new one.
+    pub conversation: Option<ConversationId>,
+    /// For a new conversation.
+    pub subject: Subject,
+    pub title: &'a str,
+    pub question: &'a str,
+    pub model_id: &'a str,
+    pub reservation: Reservation,
+    pub limits: &'a crate::spending::DailyLimits,
+    /// The answer's writer and how long its lease lasts.
+    pub lease: (&'a str, std::time::Duration),
+}
+
+/// What a new question wrote.
+pub struct Begun {
+    pub conversation: Conversation,
+    pub question: Message,
+    pub answer: Message,
+}
+
 /// What a new answer holds of its day's budget until it ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reservation {

@@ -6,6 +6,55 @@
 use super::{Result, Storage, UserId};
 use crate::spending::DailyLimits;
 
+/// In transaction `$tx`: counts one more answer for `$user` on `$day` and
+/// reserves `$reserve` of the day's budget unless a limit is reached; the
+/// refusal, if one is. Each check and its count are one conditional
+/// statement, so simultaneous questions can never both take the last place
+/// (the database orders them; the second sees the first). The caller rolls
+/// back on a refusal.
+macro_rules! admit_in {
+    ($tx:expr, $user:expr, $day:expr, $limits:expr, $reserve:expr) => {{
+        let counted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO user_days AS u (user_id, day, answers) VALUES ($1, $2, 1)
+             ON CONFLICT (user_id, day) DO UPDATE SET answers = u.answers + 1
+             WHERE ($3 = 0 OR u.answers < $3) AND ($4 = 0 OR u.tokens < $4)
+             RETURNING answers",
+        )
+        .bind($user)
+        .bind($day)
+        .bind($limits.answers_per_student)
+        .bind($limits.tokens_per_student)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if counted.is_none() {
+            let answers: i64 = sqlx::query_scalar("SELECT answers FROM user_days WHERE user_id = $1 AND day = $2")
+                .bind($user)
+                .bind($day)
+                .fetch_one(&mut *$tx)
+                .await?;
+            if $limits.answers_per_student > 0 && answers >= $limits.answers_per_student {
+                Some($crate::storage::Refused::StudentAnswers)
+            } else {
+                Some($crate::storage::Refused::StudentTokens)
+            }
+        } else {
+            let reserved: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO spend_days AS s (day, reserved_micros, answers) SELECT $1, $2, 1 WHERE $3 = 0 OR $2 <= $3
+                 ON CONFLICT (day) DO UPDATE SET reserved_micros = s.reserved_micros + $2, answers = s.answers + 1
+                 WHERE $3 = 0 OR s.spent_micros + s.reserved_micros + $2 <= $3
+                 RETURNING answers",
+            )
+            .bind($day)
+            .bind($reserve)
+            .bind($limits.budget_micros)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            reserved.is_none().then_some($crate::storage::Refused::Budget)
+        }
+    }};
+}
+pub(super) use admit_in;
+
 /// Why a new answer was not let in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -48,45 +97,9 @@ impl Storage {
     ) -> Result<std::result::Result<(), Refused>> {
         Ok(on_pool!(self, pool => async {
             let mut tx = pool.begin().await?;
-            let counted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO user_days AS u (user_id, day, answers) VALUES ($1, $2, 1)
-                 ON CONFLICT (user_id, day) DO UPDATE SET answers = u.answers + 1
-                 WHERE ($3 = 0 OR u.answers < $3) AND ($4 = 0 OR u.tokens < $4)
-                 RETURNING answers",
-            )
-            .bind(user)
-            .bind(day)
-            .bind(limits.answers_per_student)
-            .bind(limits.tokens_per_student)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if counted.is_none() {
-                let answers: i64 = sqlx::query_scalar("SELECT answers FROM user_days WHERE user_id = $1 AND day = $2")
-                    .bind(user)
-                    .bind(day)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let refused = if limits.answers_per_student > 0 && answers >= limits.answers_per_student {
-                    Refused::StudentAnswers
-                } else {
-                    Refused::StudentTokens
-                };
+            if let Some(refused) = admit_in!(tx, user, day, limits, reserve) {
+                // Dropping the transaction takes any count back.
                 return Ok::<_, sqlx::Error>(Err(refused));
-            }
-            let reserved: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO spend_days AS s (day, reserved_micros, answers) SELECT $1, $2, 1 WHERE $3 = 0 OR $2 <= $3
-                 ON CONFLICT (day) DO UPDATE SET reserved_micros = s.reserved_micros + $2, answers = s.answers + 1
-                 WHERE $3 = 0 OR s.spent_micros + s.reserved_micros + $2 <= $3
-                 RETURNING answers",
-            )
-            .bind(day)
-            .bind(reserve)
-            .bind(limits.budget_micros)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if reserved.is_none() {
-                // Dropping the transaction takes the student's count back.
-                return Ok(Err(Refused::Budget));
             }
             tx.commit().await?;
             Ok(Ok(()))
