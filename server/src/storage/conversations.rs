@@ -68,20 +68,15 @@ impl Storage {
     }
 
     /// Everything a new question writes, in one transaction (one commit):
-    /// the student's count and the budget's reservation (or the refusal,
-    /// leaving nothing written), the conversation (new, or the existing
-    /// one marked active), the question, the empty answer marked streaming
-    /// and its lease.
+    /// the conversation (new, or the existing one marked active), the
+    /// question, the empty answer marked streaming and its lease, then the
+    /// student's count and the budget's reservation; a refusal leaves
+    /// nothing written.
     pub async fn begin_question(&self, new: &NewQuestion<'_>) -> Result<std::result::Result<Begun, Refused>> {
         let now = now_millis();
         let reservation = &new.reservation;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            if let Some(refused) =
-                super::spending::admit_in!(tx, new.user, reservation.day.as_str(), new.limits, reservation.micros)
-            {
-                return Ok(Err(refused));
-            }
             let conversation = match new.conversation {
                 Some(id) => sqlx::query_as::<_, Conversation>(
                     "UPDATE conversations SET updated_at = $1 WHERE id = $2 AND user_id = $3
@@ -138,6 +133,14 @@ impl Storage {
                 .bind(now + lease.as_millis() as i64)
                 .execute(&mut *tx)
                 .await?;
+            // The limits last: the day's row, which every question updates,
+            // stays locked only until the commit right after. A refusal
+            // rolls everything above back.
+            if let Some(refused) =
+                super::spending::admit_in!(tx, new.user, reservation.day.as_str(), new.limits, reservation.micros)
+            {
+                return Ok(Err(refused));
+            }
             tx.commit().await?;
             Ok(Ok(Begun {
                 conversation,
