@@ -564,7 +564,12 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
         }
         match seen.ended.as_deref() {
             Some("complete") => complete += 1,
-            _ => other_end += 1,
+            other => {
+                other_end += 1;
+                if other_end <= 3 {
+                    println!("  answer {i} ended {other:?}, error {:?}", seen.error);
+                }
+            }
         }
         final_bytes += seen.text.len();
     }

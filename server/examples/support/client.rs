@@ -19,6 +19,8 @@ pub struct Seen {
     /// After each delta: how many bytes the reader had, and when.
     pub ends: Vec<(usize, Instant)>,
     pub ended: Option<String>,
+    /// Why it ended so, when it did not complete.
+    pub error: Option<String>,
     pub ended_at: Option<Instant>,
     pub reconnects: usize,
 }
@@ -65,6 +67,7 @@ pub async fn read_answer(
                 };
                 if event.contains("event: done") {
                     seen.ended = data["status"].as_str().map(str::to_lowercase);
+                    seen.error = data["error"].as_str().map(str::to_string);
                     seen.ended_at = Some(now);
                     return seen;
                 }
