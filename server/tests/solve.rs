@@ -13,7 +13,7 @@ use weasel_server::{
         bedrock::Bedrock,
         check::{Availability, availability},
     },
-    solve::{Ended, LiveEvent, SolveError, Solver, Subscription, system_prompt},
+    solve::{Asked, Ended, LiveEvent, SolveError, Solver, Subscription, system_prompt},
     spending::{self, PriceTable},
     storage::{
         AnswerUsage, Chunk, ConversationId, Message, MessageId, MessageStatus, NewUser, Refused, Storage,
@@ -64,6 +64,22 @@ impl Setup {
         );
         solver.keep().await;
         solver
+    }
+
+    /// Asks as the test's student and waits for the answer to end.
+    async fn answered(
+        &self,
+        conversation: Option<ConversationId>,
+        subject: Subject,
+        question: &str,
+    ) -> Asked {
+        let asked = self
+            .solver
+            .ask(self.user, conversation, subject, question)
+            .await
+            .unwrap();
+        follow(self, asked.answer.id).await;
+        asked
     }
 
     /// Runs SQL on the test database (arranging what no request can).
@@ -285,18 +301,10 @@ async fn titles_fall_back_to_the_first_line_and_never_undo_a_rename() {
 async fn an_edited_question_replaces_every_answer_after_it() {
     for backend in BACKENDS {
         let setup = setup(backend, 1, Duration::from_secs(10)).await;
-        let first = setup
-            .solver
-            .ask(setup.user, None, Subject::Math, "첫 질문")
-            .await
-            .unwrap();
-        follow(&setup, first.answer.id).await;
-        let second = setup
-            .solver
-            .ask(setup.user, Some(first.conversation), Subject::Math, "둘째 질문")
-            .await
-            .unwrap();
-        follow(&setup, second.answer.id).await;
+        let first = setup.answered(None, Subject::Math, "첫 질문").await;
+        setup
+            .answered(Some(first.conversation), Subject::Math, "둘째 질문")
+            .await;
 
         let edited = setup
             .solver
@@ -1259,18 +1267,10 @@ async fn a_daily_limit_refuses_the_next_question_and_two_cannot_take_the_last_pl
             &[("WEASEL_DAILY_ANSWERS_PER_STUDENT", "3")],
         )
         .await;
-        let first = setup
-            .solver
-            .ask(setup.user, None, Subject::Math, "첫 질문")
-            .await
-            .unwrap();
-        follow(&setup, first.answer.id).await;
-        let second = setup
-            .solver
-            .ask(setup.user, Some(first.conversation), Subject::Math, "둘째 질문")
-            .await
-            .unwrap();
-        follow(&setup, second.answer.id).await;
+        let first = setup.answered(None, Subject::Math, "첫 질문").await;
+        setup
+            .answered(Some(first.conversation), Subject::Math, "둘째 질문")
+            .await;
         // One place left, two questions at once: exactly one gets it.
         let (a, b) = tokio::join!(
             setup.solver.ask(setup.user, None, Subject::Math, "셋째 질문 A"),
@@ -1361,12 +1361,7 @@ async fn the_budget_reserves_what_answers_may_cost_so_it_is_never_passed() {
         let totals = setup.storage.day_totals(&day).await.unwrap();
         assert_eq!(totals.reserved_micros, 0, "{backend:?}");
         assert_eq!(totals.spent_micros, usage.cost_micros, "{backend:?}");
-        let next = setup
-            .solver
-            .ask(setup.user, None, Subject::Math, "셋째 질문")
-            .await
-            .unwrap();
-        follow(&setup, next.answer.id).await;
+        setup.answered(None, Subject::Math, "셋째 질문").await;
     }
 }
 

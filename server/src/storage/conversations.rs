@@ -6,6 +6,54 @@ use super::{
     leases::AnswerNews, now_millis,
 };
 
+/// In transaction `$tx`: marks conversation `$id` active at `$now`; a
+/// missing conversation is `NotFound`.
+macro_rules! touch_conversation {
+    ($tx:expr, $id:expr, $now:expr) => {{
+        let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+            .bind($now)
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        if touched == 0 {
+            return Err(StorageError::NotFound("conversation"));
+        }
+    }};
+}
+
+/// In transaction `$tx`: a new empty answer in `$conversation`, marked
+/// streaming, from `$model_id`, holding `$micros` of day `$day`'s budget
+/// (both `Option`), and, with `$lease` (`Option<(owner, Duration)>`), leased
+/// to its writer. The answer's row.
+macro_rules! insert_answer {
+    ($tx:expr, $conversation:expr, $model_id:expr, $micros:expr, $day:expr, $lease:expr, $now:expr) => {{
+        let answer = sqlx::query_as::<_, Message>(
+            "INSERT INTO messages (conversation_id, role, content, status, created_at, model_id, cost_micros, cost_day)
+             VALUES ($1, $2, '', $3, $4, $5, $6, $7)
+             RETURNING id, conversation_id, role, content, status, error, created_at",
+        )
+        .bind($conversation)
+        .bind(super::Role::Assistant)
+        .bind(MessageStatus::Streaming)
+        .bind($now)
+        .bind($model_id)
+        .bind($micros)
+        .bind($day)
+        .fetch_one(&mut *$tx)
+        .await?;
+        if let Some((owner, lease)) = $lease {
+            sqlx::query("INSERT INTO answer_leases (message_id, owner, expires_at) VALUES ($1, $2, $3)")
+                .bind(answer.id)
+                .bind(owner)
+                .bind($now + lease.as_millis() as i64)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        answer
+    }};
+}
+
 impl Storage {
     pub async fn create_conversation(
         &self,
@@ -24,46 +72,6 @@ impl Storage {
         .bind(subject)
         .bind(now)
         .fetch_one(pool)
-        .await)?)
-    }
-
-    /// A new conversation with its first message, in one transaction.
-    pub async fn create_conversation_with(
-        &self,
-        user: UserId,
-        subject: Subject,
-        title: &str,
-        first: &NewMessage<'_>,
-    ) -> Result<(Conversation, Message)> {
-        let now = now_millis();
-        Ok(on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
-            let conversation = sqlx::query_as::<_, Conversation>(
-                "INSERT INTO conversations (user_id, title, subject, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $4)
-                 RETURNING id, user_id, title, subject, created_at, updated_at",
-            )
-            .bind(user)
-            .bind(title)
-            .bind(subject)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let message = sqlx::query_as::<_, Message>(
-                "INSERT INTO messages (conversation_id, role, content, status, created_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 RETURNING id, conversation_id, role, content, status, error, created_at",
-            )
-            .bind(conversation.id)
-            .bind(first.role)
-            .bind(first.content)
-            .bind(first.status)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>((conversation, message))
-        }
         .await)?)
     }
 
@@ -112,27 +120,15 @@ impl Storage {
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-            let answer = sqlx::query_as::<_, Message>(
-                "INSERT INTO messages (conversation_id, role, content, status, created_at, model_id, cost_micros, cost_day)
-                 VALUES ($1, $2, '', $3, $4, $5, $6, $7)
-                 RETURNING id, conversation_id, role, content, status, error, created_at",
-            )
-            .bind(conversation.id)
-            .bind(super::Role::Assistant)
-            .bind(MessageStatus::Streaming)
-            .bind(now)
-            .bind(new.model_id)
-            .bind(reservation.micros)
-            .bind(reservation.day.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-            let (owner, lease) = new.lease;
-            sqlx::query("INSERT INTO answer_leases (message_id, owner, expires_at) VALUES ($1, $2, $3)")
-                .bind(answer.id)
-                .bind(owner)
-                .bind(now + lease.as_millis() as i64)
-                .execute(&mut *tx)
-                .await?;
+            let answer = insert_answer!(
+                tx,
+                conversation.id,
+                new.model_id,
+                reservation.micros,
+                reservation.day.as_str(),
+                Some(new.lease),
+                now
+            );
             // The limits last: the day's row, which every question updates,
             // stays locked only until the commit right after. A refusal
             // rolls everything above back.
@@ -185,15 +181,7 @@ impl Storage {
         let now = now_millis();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(conversation)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if touched == 0 {
-                return Err(StorageError::NotFound("conversation"));
-            }
+            touch_conversation!(tx, conversation, now);
             let message = sqlx::query_as::<_, Message>(
                 "INSERT INTO messages (conversation_id, role, content, status, created_at)
                  VALUES ($1, $2, $3, $4, $5)
@@ -424,39 +412,12 @@ impl Storage {
         let now = now_millis();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(conversation)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if touched == 0 {
-                return Err(StorageError::NotFound("conversation"));
-            }
-            let message = sqlx::query_as::<_, Message>(
-                "INSERT INTO messages (conversation_id, role, content, status, created_at, model_id, cost_micros, cost_day)
-                 VALUES ($1, $2, '', $3, $4, $5, $6, $7)
-                 RETURNING id, conversation_id, role, content, status, error, created_at",
-            )
-            .bind(conversation)
-            .bind(super::Role::Assistant)
-            .bind(MessageStatus::Streaming)
-            .bind(now)
-            .bind(model_id)
-            .bind(reservation.map(|r| r.micros))
-            .bind(reservation.map(|r| r.day.as_str()))
-            .fetch_one(&mut *tx)
-            .await?;
-            if let Some((owner, lease)) = lease {
-                sqlx::query("INSERT INTO answer_leases (message_id, owner, expires_at) VALUES ($1, $2, $3)")
-                    .bind(message.id)
-                    .bind(owner)
-                    .bind(now + lease.as_millis() as i64)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            touch_conversation!(tx, conversation, now);
+            let micros = reservation.map(|r| r.micros);
+            let day = reservation.map(|r| r.day.as_str());
+            let answer = insert_answer!(tx, conversation, model_id, micros, day, lease, now);
             tx.commit().await?;
-            Ok(message)
+            Ok(answer)
         })
     }
 
