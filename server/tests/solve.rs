@@ -1128,9 +1128,25 @@ async fn both_request_shapes_answer_and_every_answer_has_its_cost() {
                 "{backend:?} {model}: tokens at the list price"
             );
             // The day's totals and the student's count it, and nothing stays reserved.
+            // The day also pays for the conversation's title (Haiku, in the
+            // background): counted against the budget, not the student.
             let day = spending::day_of(time::OffsetDateTime::now_utc());
-            let totals = setup.storage.day_totals(&day).await.unwrap();
-            assert_eq!(totals.spent_micros, want, "{backend:?} {model}");
+            let mut totals = setup.storage.day_totals(&day).await.unwrap();
+            for _ in 0..100 {
+                if totals.spent_micros > want {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                totals = setup.storage.day_totals(&day).await.unwrap();
+            }
+            assert!(
+                totals.spent_micros > want,
+                "{backend:?} {model}: the title counts too"
+            );
+            assert!(
+                totals.spent_micros < want + 5_000,
+                "{backend:?} {model}: a title costs little"
+            );
             assert_eq!(totals.reserved_micros, 0, "{backend:?} {model}");
             let student = setup.storage.student_use(setup.user, &day, &day).await.unwrap();
             assert_eq!(student.answers, 1);
@@ -1360,7 +1376,7 @@ async fn the_budget_reserves_what_answers_may_cost_so_it_is_never_passed() {
         let usage = usage_of(&setup, first.conversation, first.answer.id).await;
         let totals = setup.storage.day_totals(&day).await.unwrap();
         assert_eq!(totals.reserved_micros, 0, "{backend:?}");
-        assert_eq!(totals.spent_micros, usage.cost_micros, "{backend:?}");
+        assert!(totals.spent_micros >= usage.cost_micros, "{backend:?}");
         setup.answered(None, Subject::Math, "셋째 질문").await;
     }
 }

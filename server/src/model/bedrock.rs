@@ -163,6 +163,13 @@ impl ModelProvider for Bedrock {
         &self.model_id
     }
 
+    fn model_for(&self, purpose: Purpose) -> &str {
+        match purpose {
+            Purpose::Answer => &self.model_id,
+            Purpose::Title => &self.title_model_id,
+        }
+    }
+
     fn is_emulator(&self) -> bool {
         self.emulator
     }

@@ -90,6 +90,11 @@ pub type ModelStream = Pin<Box<dyn Stream<Item = Result<ModelEvent, ModelError>>
 pub trait ModelProvider: Send + Sync {
     /// Which model answers (stored with every answer).
     fn model_id(&self) -> &str;
+    /// Which model serves `purpose` (titles may use a cheaper one).
+    fn model_for(&self, purpose: Purpose) -> &str {
+        let _ = purpose;
+        self.model_id()
+    }
     /// Whether this is the offline emulator (the page says so).
     fn is_emulator(&self) -> bool;
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError>;

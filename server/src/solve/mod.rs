@@ -696,17 +696,31 @@ impl Solver {
         };
         let reply = async {
             let mut stream = self.model.stream(request).await?;
-            let mut reply = String::new();
+            let (mut reply, mut usage) = (String::new(), None);
             while let Some(event) = stream.next().await {
-                if let ModelEvent::Text(text) = event? {
-                    reply.push_str(&text);
+                match event? {
+                    ModelEvent::Text(text) => reply.push_str(&text),
+                    ModelEvent::Usage(used) => usage = Some(used),
+                    ModelEvent::Stop(_) => {}
                 }
             }
-            Ok::<_, ModelError>(reply)
+            Ok::<_, ModelError>((reply, usage))
         };
-        let reply = tokio::time::timeout(TITLE_TIMEOUT, reply)
+        let (reply, usage) = tokio::time::timeout(TITLE_TIMEOUT, reply)
             .await
             .map_err(|_| ModelError::Timeout)??;
+        // Titles are the service's cost, not a student's answer: they count
+        // against the day's budget only.
+        if let Some(usage) = usage {
+            let cost = self
+                .spending
+                .prices
+                .cost_micros(self.model.model_for(Purpose::Title), &usage);
+            let day = spending::day_of(time::OffsetDateTime::now_utc());
+            if let Err(err) = self.storage.record_spend(&day, cost).await {
+                tracing::warn!(error = %err, "cannot count a title's cost");
+            }
+        }
         Ok(clean_title(&reply))
     }
 

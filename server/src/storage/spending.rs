@@ -129,6 +129,20 @@ impl Storage {
         Ok(())
     }
 
+    /// Adds `micros` spent outside any answer (conversation titles) to the day.
+    pub async fn record_spend(&self, day: &str, micros: i64) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO spend_days AS s (day, spent_micros) VALUES ($1, $2)
+             ON CONFLICT (day) DO UPDATE SET spent_micros = s.spent_micros + $2",
+        )
+        .bind(day)
+        .bind(micros)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
     /// The day's totals for every student together.
     pub async fn day_totals(&self, day: &str) -> Result<DayTotals> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, DayTotals>(
