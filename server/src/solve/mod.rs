@@ -240,6 +240,8 @@ pub struct Solver {
     /// Held for the whole of a flush, so an answer's end is stored only
     /// after any flush that took its text has committed.
     flushing: tokio::sync::Mutex<()>,
+    /// What conversation titles cost since the last flush, per day.
+    title_spend: Mutex<HashMap<String, i64>>,
     /// The last heartbeat reached the database and was written.
     writable: AtomicBool,
     /// Shutting down: no new questions; answers in progress finish.
@@ -361,6 +363,7 @@ impl Solver {
             mirrors: Mutex::default(),
             flushed: FlushStats::default(),
             flushing: tokio::sync::Mutex::new(()),
+            title_spend: Mutex::default(),
             writable: AtomicBool::new(true),
             draining: AtomicBool::new(false),
             deadline: CancellationToken::new(),
@@ -412,6 +415,13 @@ impl Solver {
     /// transaction. Texts are copied under their locks, never across an await.
     async fn flush(&self) {
         let _flushing = self.flushing.lock().await;
+        let titles = std::mem::take(&mut *self.title_spend.lock().unwrap());
+        for (day, micros) in titles {
+            if let Err(err) = self.storage.record_spend(&day, micros).await {
+                tracing::warn!(error = %err, "cannot count titles' cost; retrying");
+                *self.title_spend.lock().unwrap().entry(day).or_default() += micros;
+            }
+        }
         let live: Vec<(MessageId, Arc<LiveAnswer>)> = self
             .live
             .lock()
@@ -710,16 +720,15 @@ impl Solver {
             .await
             .map_err(|_| ModelError::Timeout)??;
         // Titles are the service's cost, not a student's answer: they count
-        // against the day's budget only.
+        // against the day's budget only, added by the next flush (one write
+        // to the day's row for all titles since the last one).
         if let Some(usage) = usage {
             let cost = self
                 .spending
                 .prices
                 .cost_micros(self.model.model_for(Purpose::Title), &usage);
             let day = spending::day_of(time::OffsetDateTime::now_utc());
-            if let Err(err) = self.storage.record_spend(&day, cost).await {
-                tracing::warn!(error = %err, "cannot count a title's cost");
-            }
+            *self.title_spend.lock().unwrap().entry(day).or_default() += cost;
         }
         Ok(clean_title(&reply))
     }
