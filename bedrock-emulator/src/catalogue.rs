@@ -35,6 +35,9 @@ pub struct Model {
     pub min_cache_tokens: u64,
     /// Sampling parameters (temperature) are refused (newer generation).
     pub rejects_temperature: bool,
+    /// This (emulated) account may invoke it: Fable 5 stands for a model
+    /// whose access was never granted.
+    pub authorized: bool,
 }
 
 pub const MODELS: &[Model] = &[
@@ -46,6 +49,7 @@ pub const MODELS: &[Model] = &[
         profiles: &["global", "us", "eu", "jp"],
         min_cache_tokens: 1024,
         rejects_temperature: false,
+        authorized: true,
     },
     Model {
         base_id: "anthropic.claude-haiku-4-5-20251001-v1:0",
@@ -55,6 +59,7 @@ pub const MODELS: &[Model] = &[
         profiles: &["global", "us", "eu", "jp", "apac"],
         min_cache_tokens: 4096,
         rejects_temperature: false,
+        authorized: true,
     },
     Model {
         base_id: "anthropic.claude-opus-4-6-v1",
@@ -64,6 +69,7 @@ pub const MODELS: &[Model] = &[
         profiles: &["global", "us", "eu", "jp", "apac"],
         min_cache_tokens: 4096,
         rejects_temperature: false,
+        authorized: true,
     },
     Model {
         base_id: "anthropic.claude-sonnet-4-5-20250929-v1:0",
@@ -75,6 +81,7 @@ pub const MODELS: &[Model] = &[
         profiles: &["global", "us", "eu", "jp"],
         min_cache_tokens: 1024,
         rejects_temperature: false,
+        authorized: true,
     },
     Model {
         base_id: "anthropic.claude-opus-4-7",
@@ -84,6 +91,7 @@ pub const MODELS: &[Model] = &[
         profiles: &["global", "us"],
         min_cache_tokens: 4096,
         rejects_temperature: true,
+        authorized: true,
     },
     Model {
         base_id: "anthropic.claude-sonnet-5",
@@ -93,6 +101,17 @@ pub const MODELS: &[Model] = &[
         profiles: &["global", "us"],
         min_cache_tokens: 4096,
         rejects_temperature: true,
+        authorized: true,
+    },
+    Model {
+        base_id: "anthropic.claude-fable-5",
+        name: "Claude Fable 5",
+        shapes: Shapes::MessagesOnly,
+        lifecycle: Lifecycle::Active,
+        profiles: &["global", "us"],
+        min_cache_tokens: 1024,
+        rejects_temperature: true,
+        authorized: false,
     },
 ];
 

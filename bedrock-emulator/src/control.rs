@@ -64,6 +64,27 @@ pub async fn foundation_model(Path(id): Path<String>) -> Response {
     .into_response()
 }
 
+/// `GetFoundationModelAvailability`: whether this account may invoke the
+/// model. The catalogue's `authorized: false` models answer NOT_AUTHORIZED.
+pub async fn foundation_model_availability(Path(id): Path<String>) -> Response {
+    let Some(model) = catalogue::foundation_model(&id) else {
+        return not_found("model", &id);
+    };
+    let (authorization, entitlement) = if model.authorized {
+        ("AUTHORIZED", "AVAILABLE")
+    } else {
+        ("NOT_AUTHORIZED", "NOT_AVAILABLE")
+    };
+    Json(json!({
+        "modelId": model.base_id,
+        "agreementAvailability": { "status": "AVAILABLE" },
+        "authorizationStatus": authorization,
+        "entitlementAvailability": entitlement,
+        "regionAvailability": "AVAILABLE",
+    }))
+    .into_response()
+}
+
 pub async fn inference_profile(Path(id): Path<String>) -> Response {
     let Some((profile, model)) = catalogue::inference_profile(&id) else {
         return not_found("inference profile", &id);

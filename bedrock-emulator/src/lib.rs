@@ -120,6 +120,10 @@ pub fn router(config: Config) -> Router {
             "/inference-profiles/{profile_id}",
             get(control::inference_profile),
         )
+        .route(
+            "/foundation-model-availability/{model_id}",
+            get(control::foundation_model_availability),
+        )
         .with_state(emulator)
 }
 
@@ -209,6 +213,13 @@ fn answer_stream(emulator: &Emulator, model_id: &str, body: &[u8], shape: Shape)
         Ok(model) => model,
         Err(refusal) => return validation(&refusal.message()),
     };
+    if !model.authorized {
+        return error_response(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            "You don't have access to the model with the specified model ID.",
+        );
+    }
     if shape == Shape::Converse && model.shapes == catalogue::Shapes::MessagesOnly {
         return validation(&format!(
             "{} is served through the Anthropic Messages API (InvokeModel); it does not support Converse.",

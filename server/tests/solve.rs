@@ -1206,6 +1206,12 @@ async fn a_retired_model_fails_as_gone_and_the_control_plane_check_says_so() {
         availability(&control, "global.anthropic.claude-haiku-4-5-20251001-v1:0").await,
         Availability::Active
     );
+    // A model this account was never granted: the check says so at startup,
+    // and an answer fails as gone rather than as a generic error.
+    assert!(matches!(
+        availability(&control, "global.anthropic.claude-fable-5").await,
+        Availability::NoAccess(_)
+    ));
     assert_eq!(
         availability(&control, "us.anthropic.claude-sonnet-4-5-20250929-v1:0").await,
         Availability::Legacy {
@@ -1414,4 +1420,23 @@ async fn the_messages_shape_reports_faults_as_converse_does() {
     assert_eq!(stored.error.as_deref(), Some("max_tokens"));
     assert_eq!(seen, stored.content, "the same text live and stored");
     assert!(stored.content.starts_with("정답:"));
+}
+
+#[tokio::test]
+async fn a_model_without_access_fails_as_gone() {
+    let setup = setup_with(
+        Backend::Sqlite,
+        1,
+        Duration::from_secs(10),
+        &[("WEASEL_MODEL_ID", "global.anthropic.claude-fable-5")],
+    )
+    .await;
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Math, "1 + 1 = ?")
+        .await
+        .unwrap();
+    let (_, stored) = follow(&setup, asked.answer.id).await;
+    assert_eq!(stored.status, MessageStatus::Failed);
+    assert_eq!(stored.error.as_deref(), Some("model_gone"));
 }

@@ -2,14 +2,15 @@
 //! plane (`GetInferenceProfile`, then `GetFoundationModel` for the model it
 //! routes to), never by spending tokens. Each model gets one log line and
 //! the gauge `weasel_model_available{purpose}`: 1 (active or legacy), 0
-//! (gone: retired, mistyped, or no such profile), absent when the check
+//! (gone: retired, mistyped, or no such profile; or no access granted to
+//! this account, `GetFoundationModelAvailability`), absent when the check
 //! itself could not run (no permission for the control plane, no network);
 //! a legacy model also sets `weasel_model_end_of_life_timestamp_seconds`.
 
 use aws_sdk_bedrock::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
-    types::FoundationModelLifecycleStatus,
+    types::{AuthorizationStatus, EntitlementAvailability, FoundationModelLifecycleStatus},
 };
 
 use super::Purpose;
@@ -24,6 +25,8 @@ pub enum Availability {
     },
     /// Bedrock does not know it (retired or mistyped).
     Gone(String),
+    /// It exists, but this account may not invoke it (model access not granted).
+    NoAccess(String),
     /// The check could not be made.
     Unknown(String),
 }
@@ -75,24 +78,41 @@ pub async fn availability(client: &Client, id: &str) -> Availability {
             Err(err) => return failed(&err),
         }
     }
-    match client
+    let found = match client
         .get_foundation_model()
         .model_identifier(&model)
         .send()
         .await
     {
-        Ok(found) => {
-            let lifecycle = found.model_details().and_then(|d| d.model_lifecycle());
-            match lifecycle.map(|l| l.status()) {
-                Some(FoundationModelLifecycleStatus::Legacy) => Availability::Legacy {
-                    end_of_life: lifecycle
-                        .and_then(|l| l.end_of_life_time())
-                        .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
-                },
-                _ => Availability::Active,
-            }
+        Ok(found) => found,
+        Err(err) => return failed(&err),
+    };
+    // Whether this account may invoke it; a check that cannot run (no
+    // permission for it) leaves the answer to the first request.
+    if let Ok(access) = client
+        .get_foundation_model_availability()
+        .model_id(&model)
+        .send()
+        .await
+    {
+        let authorized = *access.authorization_status() == AuthorizationStatus::Authorized;
+        let entitled = *access.entitlement_availability() == EntitlementAvailability::Available;
+        if !authorized || !entitled {
+            return Availability::NoAccess(format!(
+                "authorization {}, entitlement {}",
+                access.authorization_status().as_str(),
+                access.entitlement_availability().as_str()
+            ));
         }
-        Err(err) => failed(&err),
+    }
+    let lifecycle = found.model_details().and_then(|d| d.model_lifecycle());
+    match lifecycle.map(|l| l.status()) {
+        Some(FoundationModelLifecycleStatus::Legacy) => Availability::Legacy {
+            end_of_life: lifecycle
+                .and_then(|l| l.end_of_life_time())
+                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+        },
+        _ => Availability::Active,
     }
 }
 
@@ -132,6 +152,13 @@ pub async fn check_models(client: &Client, models: &[(Purpose, String)]) -> Vec<
                 tracing::error!(
                     purpose = label, model = %id, reason = %why,
                     "model is NOT available on Bedrock (retired or mistyped): set WEASEL_MODEL_ID / WEASEL_TITLE_MODEL_ID to a current inference profile"
+                );
+                metrics::gauge!("weasel_model_available", "purpose" => label).set(0.0);
+            }
+            Availability::NoAccess(why) => {
+                tracing::error!(
+                    purpose = label, model = %id, reason = %why,
+                    "this AWS account may NOT invoke the model: grant model access in the Bedrock console (or pick another model)"
                 );
                 metrics::gauge!("weasel_model_available", "purpose" => label).set(0.0);
             }

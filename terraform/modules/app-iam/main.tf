@@ -86,7 +86,7 @@ data "aws_iam_policy_document" "bedrock" {
   # when they reach end of life; it reads, never invokes.
   statement {
     sid       = "CheckModels"
-    actions   = ["bedrock:GetInferenceProfile", "bedrock:GetFoundationModel"]
+    actions   = ["bedrock:GetInferenceProfile", "bedrock:GetFoundationModel", "bedrock:GetFoundationModelAvailability"]
     resources = var.bedrock_resource_arns
   }
 }
