@@ -1162,24 +1162,28 @@ async fn both_request_shapes_answer_and_every_answer_has_its_cost() {
 #[tokio::test]
 async fn a_retired_model_fails_as_gone_and_the_control_plane_check_says_so() {
     let retired = "apac.anthropic.claude-3-5-sonnet-20240620-v1:0";
-    let setup = setup_with(
-        Backend::Sqlite,
-        1,
-        Duration::from_secs(10),
-        &[("WEASEL_MODEL_ID", retired)],
-    )
-    .await;
-    let asked = setup
-        .solver
-        .ask(setup.user, None, Subject::Math, "1 + 1 = ?")
-        .await
-        .unwrap();
-    let (_, stored) = follow(&setup, asked.answer.id).await;
-    assert_eq!(stored.status, MessageStatus::Failed);
-    assert_eq!(stored.error.as_deref(), Some("model_gone"));
-    // Its reservation is released with a cost of nothing.
-    let day = spending::day_of(time::OffsetDateTime::now_utc());
-    assert_eq!(setup.storage.day_totals(&day).await.unwrap().reserved_micros, 0);
+    // Retired, and one this account was never granted: both fail as gone.
+    for model in ["global.anthropic.claude-fable-5", retired] {
+        let setup = setup_with(
+            Backend::Sqlite,
+            1,
+            Duration::from_secs(10),
+            &[("WEASEL_MODEL_ID", model)],
+        )
+        .await;
+        let asked = setup
+            .solver
+            .ask(setup.user, None, Subject::Math, "1 + 1 = ?")
+            .await
+            .unwrap();
+        let (_, stored) = follow(&setup, asked.answer.id).await;
+        assert_eq!(stored.status, MessageStatus::Failed, "{model}");
+        assert_eq!(stored.error.as_deref(), Some("model_gone"), "{model}");
+        // Its reservation is released with a cost of nothing.
+        let day = spending::day_of(time::OffsetDateTime::now_utc());
+        assert_eq!(setup.storage.day_totals(&day).await.unwrap().reserved_micros, 0);
+    }
+    let setup = setup(Backend::Sqlite, 1, Duration::from_secs(10)).await;
 
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("ap-northeast-2"))
@@ -1420,23 +1424,4 @@ async fn the_messages_shape_reports_faults_as_converse_does() {
     assert_eq!(stored.error.as_deref(), Some("max_tokens"));
     assert_eq!(seen, stored.content, "the same text live and stored");
     assert!(stored.content.starts_with("정답:"));
-}
-
-#[tokio::test]
-async fn a_model_without_access_fails_as_gone() {
-    let setup = setup_with(
-        Backend::Sqlite,
-        1,
-        Duration::from_secs(10),
-        &[("WEASEL_MODEL_ID", "global.anthropic.claude-fable-5")],
-    )
-    .await;
-    let asked = setup
-        .solver
-        .ask(setup.user, None, Subject::Math, "1 + 1 = ?")
-        .await
-        .unwrap();
-    let (_, stored) = follow(&setup, asked.answer.id).await;
-    assert_eq!(stored.status, MessageStatus::Failed);
-    assert_eq!(stored.error.as_deref(), Some("model_gone"));
 }
