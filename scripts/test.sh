@@ -26,6 +26,17 @@ step "clippy: browser (hydrate, wasm32)"
 cargo clippy --locked -p weasel-frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests (SQLite and PostgreSQL)"
+# The image store's S3 adapter is tested against a real S3-compatible
+# server on loopback (moto, from the pinned tools).
+export WEASEL_TEST_S3_ENDPOINT="http://127.0.0.1:5055"
+if ! curl -fsS -o /dev/null "$WEASEL_TEST_S3_ENDPOINT/moto-api/" 2>/dev/null; then
+  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p 5055 > "$CACHE_DIR/moto.log" 2>&1 &
+  for _ in $(seq 1 50); do
+    curl -fsS -o /dev/null "$WEASEL_TEST_S3_ENDPOINT/moto-api/" 2>/dev/null && break
+    sleep 0.2
+  done
+  curl -fsS -o /dev/null "$WEASEL_TEST_S3_ENDPOINT/moto-api/" || die "moto (S3) did not start; see $CACHE_DIR/moto.log"
+fi
 cargo test --locked -p weasel-server -p weasel-app -p weasel-render -p mail-sink -p oauth-mock -p bedrock-emulator
 
 # The renderer against a real HTML parser, for a bounded time.

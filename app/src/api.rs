@@ -115,12 +115,33 @@ pub async fn delete_account(confirm: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Asks a question: in a new conversation, or as a follow-up in `conversation`.
+/// Asks a question: in a new conversation, or as a follow-up in `conversation`,
+/// with the photos uploaded for it (`images`, ids joined by commas);
+/// `transcribed`: the question is the student's checked transcript of them.
 #[server(prefix = "/api", endpoint = "ask")]
-pub async fn ask(conversation: Option<i64>, subject: String, question: String) -> Result<Asked, AppError> {
+pub async fn ask(
+    conversation: Option<i64>,
+    subject: String,
+    question: String,
+    images: Option<String>,
+    transcribed: Option<String>,
+) -> Result<Asked, AppError> {
     let subject = Subject::from_code(&subject).unwrap_or_default();
     let solve = crate::ports::services()?.solve;
-    let asked = crate::ports::respond(solve.ask(conversation, subject, question).await)?;
+    // The photos' ids, comma-separated (a form field).
+    let images: Vec<String> = images
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(String::from)
+        .collect();
+    let transcribed = transcribed.is_some_and(|t| t == "1" || t == "true");
+    let asked = crate::ports::respond(
+        solve
+            .ask(conversation, subject, question, images, transcribed)
+            .await,
+    )?;
     redirect_form(&format!("/c/{}", asked.conversation));
     Ok(asked)
 }

@@ -97,6 +97,9 @@ pub struct MessageView {
     pub error: Option<String>,
     /// A finished answer's tokens and cost (none while it streams).
     pub usage: Option<AnswerUsage>,
+    /// A question's photos (their ids), in order.
+    #[serde(default)]
+    pub images: Vec<String>,
 }
 
 /// What one answer used and cost.
@@ -202,4 +205,36 @@ pub struct SearchHit {
 pub struct Asked {
     pub conversation: i64,
     pub answer: i64,
+}
+
+/// The most photos one question takes.
+pub const MAX_PHOTOS: usize = 4;
+
+/// Where a photo is uploaded: `POST` its bytes as the body (one image).
+pub const IMAGE_UPLOAD_PATH: &str = "/api/images";
+
+/// A photo the server checked and kept, as its uploader learns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadedImage {
+    pub id: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: usize,
+}
+
+/// Why an upload was refused: a code and a sentence in the uploader's language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRefusal {
+    pub error: String,
+    pub message: String,
+}
+
+/// A photo, for its owner.
+pub fn image_path(id: &str) -> String {
+    format!("/images/{id}")
+}
+
+/// A photo in a conversation opened by its share link.
+pub fn shared_image_path(token: &str, id: &str) -> String {
+    format!("/s/{token}/images/{id}")
 }

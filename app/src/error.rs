@@ -95,6 +95,10 @@ pub enum Problem {
     PasswordsDiffer,
     CurrentPasswordWrong,
     ConfirmationDiffers,
+    /// More photos than a question takes.
+    TooManyPhotos,
+    /// A photo is no longer there (removed, or sent already).
+    PhotoGone,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +266,11 @@ impl Problem {
                 "현재 비밀번호가 올바르지 않아요.",
                 "The current password is not correct.",
             ),
+            Problem::TooManyPhotos => PhotoProblem::TooMany.message(lang),
+            Problem::PhotoGone => lang.t(
+                "사진 하나를 찾을 수 없어요. 사진을 다시 붙여 주세요.",
+                "A photo is no longer there. Please attach it again.",
+            ),
             Problem::ConfirmationDiffers => {
                 lang.t("확인 문구가 일치하지 않아요.", "The confirmation does not match.")
             }
@@ -284,6 +293,93 @@ impl FromServerFnError for AppError {
                 .err()
                 .unwrap_or(AppError::BadRequest),
             other => AppError::Transport(other.to_string()),
+        }
+    }
+}
+
+/// Why a photo cannot be used, for the server's refusals and the
+/// browser's own checks alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhotoProblem {
+    NotAnImage,
+    Unsupported,
+    Broken,
+    TooLarge,
+    TooManyPixels,
+    TooSmall,
+    Empty,
+    DailyLimit,
+    TooFast,
+    TooMany,
+    Unavailable,
+    CannotOpen,
+}
+
+impl PhotoProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            PhotoProblem::NotAnImage => "not_an_image",
+            PhotoProblem::Unsupported => "unsupported",
+            PhotoProblem::Broken => "broken",
+            PhotoProblem::TooLarge => "too_large",
+            PhotoProblem::TooManyPixels => "too_many_pixels",
+            PhotoProblem::TooSmall => "too_small",
+            PhotoProblem::Empty => "empty",
+            PhotoProblem::DailyLimit => "daily_limit",
+            PhotoProblem::TooFast => "too_fast",
+            PhotoProblem::TooMany => "too_many",
+            PhotoProblem::Unavailable => "unavailable",
+            PhotoProblem::CannotOpen => "cannot_open",
+        }
+    }
+
+    pub fn message(self, lang: Lang) -> &'static str {
+        match self {
+            PhotoProblem::NotAnImage => lang.t(
+                "이미지 파일이 아니에요. JPEG, PNG, WebP, GIF 사진을 올려 주세요.",
+                "This file is not an image. Please attach a JPEG, PNG, WebP or GIF photo.",
+            ),
+            PhotoProblem::Unsupported => lang.t(
+                "이 이미지 형식은 쓸 수 없어요. JPEG, PNG, WebP, GIF로 올려 주세요.",
+                "This image format cannot be used. Please attach JPEG, PNG, WebP or GIF.",
+            ),
+            PhotoProblem::Broken => lang.t(
+                "이미지 파일이 손상되어 열 수 없어요. 다시 찍거나 다른 파일을 골라 주세요.",
+                "The image file is damaged and cannot be opened. Please take it again or pick another file.",
+            ),
+            PhotoProblem::TooLarge => lang.t(
+                "파일이 너무 커요. 10MB 이하의 사진을 올려 주세요.",
+                "The file is too large. Please attach a photo of at most 10 MB.",
+            ),
+            PhotoProblem::TooManyPixels => lang.t(
+                "이미지가 너무 커요. 가로세로 8000픽셀 이하로 올려 주세요.",
+                "The image is too large. Please keep it under 8000 pixels a side.",
+            ),
+            PhotoProblem::TooSmall => lang.t(
+                "이미지가 너무 작아서 문제를 읽을 수 없어요.",
+                "The image is too small to read a problem from.",
+            ),
+            PhotoProblem::Empty => lang.t("빈 파일이에요.", "The file is empty."),
+            PhotoProblem::DailyLimit => lang.t(
+                "오늘 올릴 수 있는 사진을 모두 올렸어요. 한국 시간 자정에 다시 올릴 수 있어요.",
+                "You have attached today's photos. You can attach more at midnight Korea time.",
+            ),
+            PhotoProblem::TooFast => lang.t(
+                "사진을 너무 빨리 올리고 있어요. 몇 분 뒤에 다시 올려 주세요.",
+                "Too many photos in a short time. Please try again in a few minutes.",
+            ),
+            PhotoProblem::TooMany => lang.t(
+                "한 질문에 사진은 4장까지 붙일 수 있어요.",
+                "A question can have at most 4 photos.",
+            ),
+            PhotoProblem::Unavailable => lang.t(
+                "사진을 저장하지 못했어요. 잠시 뒤 다시 올려 주세요.",
+                "The photo could not be saved. Please try again in a moment.",
+            ),
+            PhotoProblem::CannotOpen => lang.t(
+                "이 브라우저에서 열 수 없는 사진이에요 (HEIC 등). JPEG나 PNG로 바꿔서 올려 주세요.",
+                "This browser cannot open the photo (HEIC?). Please convert it to JPEG or PNG.",
+            ),
         }
     }
 }

@@ -55,6 +55,8 @@ pub trait Solve: Send + Sync {
         conversation: Option<i64>,
         subject: Subject,
         question: String,
+        images: Vec<String>,
+        transcribed: bool,
     ) -> Result<Asked, AppError>;
     async fn conversation(&self, id: i64) -> Result<ConversationView, AppError>;
     /// The student's use today and this month, with the daily limits.

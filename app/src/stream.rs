@@ -37,3 +37,24 @@ pub struct Done {
 pub fn events_path(id: i64, from: usize) -> String {
     format!("/api/answers/{id}/events?from={from}")
 }
+
+/// Where the photos of a problem are read out as text: `POST` a
+/// [`TranscribeRequest`] as JSON; the answer is lines of JSON, one
+/// [`TranscriptEvent`] each, ending with [`TranscriptEvent::Done`].
+pub const TRANSCRIBE_PATH: &str = "/api/transcribe";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscribeRequest {
+    /// Uploaded, not yet sent photos, in order.
+    pub images: Vec<String>,
+    pub subject: crate::dto::Subject,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum TranscriptEvent {
+    /// More of the transcript.
+    Text { text: String },
+    /// The end; with `message` (in the reader's language) when it failed.
+    Done { message: Option<String> },
+}

@@ -54,6 +54,35 @@ pub fn title(question: &str) -> String {
     format!("{} {}", first.join(" "), if korean { "정리" } else { "notes" })
 }
 
+/// Whether the system prompt asks for the images to be written out as text.
+pub fn is_transcription_request(request: &Value) -> bool {
+    texts(&request["system"], " ")
+        .to_lowercase()
+        .contains("transcribe")
+}
+
+/// What a transcription request gets: each image's strip text, or a note
+/// that nothing could be read, in order.
+fn transcript(images: &[Value]) -> String {
+    if images.is_empty() {
+        return "[사진이 없어요]".into();
+    }
+    images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| match image["text"].as_str() {
+            Some(text) => text.to_string(),
+            None => format!(
+                "[사진 {}: 글자를 읽을 수 없어요 ({}×{})]",
+                i + 1,
+                image["width"],
+                image["height"]
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
 /// The full answer text for `request`.
 pub fn compose(model_id: &str, request: &Value) -> String {
     let messages = request["messages"].as_array().cloned().unwrap_or_default();
@@ -63,12 +92,26 @@ pub fn compose(model_id: &str, request: &Value) -> String {
         .map(text_of)
         .collect();
     let last = questions.last().cloned().unwrap_or_default();
-    let images = messages
+    let images: Vec<Value> = messages
         .iter()
         .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
-        .filter(|b| b.get("image").is_some())
-        .count();
+        .filter_map(|b| b.get("image").cloned())
+        .collect();
     let system = texts(&request["system"], " ");
+    if is_transcription_request(request) {
+        return transcript(&images);
+    }
+    let read_from_photos = images
+        .iter()
+        .filter_map(|i| i["text"].as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let photos = if read_from_photos.is_empty() {
+        String::new()
+    } else {
+        format!("\n   사진에서 읽은 글: «{}»", snippet(&read_from_photos, 60))
+    };
+    let images = images.len();
     // A stable choice from the question, so the same question gets the same answer.
     let choice = ["①", "②", "③", "④", "⑤"][last.bytes().map(usize::from).sum::<usize>() % 5];
     let previous = if questions.len() > 1 {
@@ -82,7 +125,7 @@ pub fn compose(model_id: &str, request: &Value) -> String {
          > 오프라인 에뮬레이터의 답변이에요. Claude가 아니라 `{model_id}` 자리에서 만든 예시입니다.\n\n\
          ## 풀이\n\n\
          1. 질문을 읽었어요: «{question}»\n\
-         2. 대화 맥락: 메시지 {count}개, 질문 {asked}개, 이미지 {images}장. {previous}\n\
+         2. 대화 맥락: 메시지 {count}개, 질문 {asked}개, 이미지 {images}장. {previous}{photos}\n\
          3. 핵심 식은 $x^2 + 2x + 1 = (x+1)^2$ 이고, 넓이는 다음과 같아요.\n\n\
          $$\\int_0^1 x\\,dx = \\frac{{1}}{{2}}$$\n\n\
          4. 가격 표기 $5 와 $10 은 수식이 아니에요. 광합성은 빛 에너지를 화학 에너지로 바꾸는 과정이에요.\n\n\

@@ -59,6 +59,7 @@ pub mod catalogue;
 pub mod control;
 pub mod shapes;
 pub mod usage;
+pub mod vision;
 
 use shapes::Shape;
 use usage::{Billed, PromptCache};

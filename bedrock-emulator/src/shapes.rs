@@ -38,34 +38,74 @@ fn invalid(message: &str) -> String {
     message.to_string()
 }
 
+/// An image block checked and read, as the normalized request holds it
+/// (the bytes dropped), with its billing block.
+fn image_block(path: &str, declared: &str, data: &str, cache: bool) -> Result<(Value, Block), String> {
+    let seen = crate::vision::see(path, declared, data)?;
+    let block = Block {
+        cache_point_after: cache,
+        ..Block::image(seen.tokens, data)
+    };
+    let value = json!({ "image": {
+        "format": seen.format, "width": seen.width, "height": seen.height, "text": seen.text,
+    }});
+    Ok((value, block))
+}
+
+fn too_many_images(count: usize) -> Result<(), String> {
+    if count > crate::vision::MAX_IMAGES {
+        return Err(format!(
+            "The model returned the following errors: Too many images: {count} > {} images per request",
+            crate::vision::MAX_IMAGES
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a Converse request body.
 pub fn converse(body: &Value) -> Result<Prompt, String> {
     let messages = body["messages"]
         .as_array()
         .filter(|m| !m.is_empty())
         .ok_or_else(|| invalid("messages must not be empty"))?;
-    let mut blocks = vec![];
-    let push = |content: &Value, blocks: &mut Vec<Block>| {
+    let mut blocks: Vec<Block> = vec![];
+    let read = |path: String, content: &Value, blocks: &mut Vec<Block>| -> Result<Option<Value>, String> {
         if content.get("cachePoint").is_some() {
             if let Some(last) = blocks.last_mut() {
                 last.cache_point_after = true;
             }
+            Ok(Some(content.clone()))
         } else if let Some(text) = content["text"].as_str() {
             blocks.push(Block::text(text));
-        } else if content.get("image").is_some() {
-            blocks.push(Block::text(&content["image"].to_string()));
+            Ok(Some(content.clone()))
+        } else if let Some(image) = content.get("image") {
+            let declared = image["format"].as_str().unwrap_or_default();
+            let data = image["source"]["bytes"].as_str().unwrap_or_default();
+            let (value, block) = image_block(&path, declared, data, false)?;
+            blocks.push(block);
+            Ok(Some(value))
+        } else {
+            Ok(None)
         }
     };
-    for block in body["system"].as_array().into_iter().flatten() {
-        push(block, &mut blocks);
+    for (j, block) in body["system"].as_array().into_iter().flatten().enumerate() {
+        read(format!("system.{j}"), block, &mut blocks)?;
     }
-    for message in messages {
-        for block in message["content"].as_array().into_iter().flatten() {
-            push(block, &mut blocks);
+    let mut normalized = vec![];
+    for (i, message) in messages.iter().enumerate() {
+        let mut content = vec![];
+        for (j, block) in message["content"].as_array().into_iter().flatten().enumerate() {
+            if let Some(value) = read(format!("messages.{i}.content.{j}"), block, &mut blocks)? {
+                content.push(value);
+            }
         }
+        normalized.push(json!({ "role": message["role"], "content": content }));
     }
+    too_many_images(blocks.iter().filter(|b| b.image).count())?;
+    let mut request = body.clone();
+    request["messages"] = Value::Array(normalized);
     Ok(Prompt {
-        request: body.clone(),
+        request,
         blocks,
         temperature: body["inferenceConfig"].get("temperature").is_some(),
     })
@@ -88,38 +128,47 @@ pub fn messages(body: &Value) -> Result<Prompt, String> {
     }
     let mut blocks = vec![];
     // Content is a string or a list of typed blocks.
-    let read = |content: &Value, blocks: &mut Vec<Block>| -> Vec<Value> {
+    let read = |path: &str, content: &Value, blocks: &mut Vec<Block>| -> Result<Vec<Value>, String> {
         let list = match content {
             Value::String(text) => vec![json!({ "type": "text", "text": text })],
             Value::Array(list) => list.clone(),
             _ => vec![],
         };
-        list.iter()
-            .filter_map(|block| {
-                let (converse, billed) = match block["type"].as_str() {
-                    Some("text") => {
-                        let text = block["text"].as_str().unwrap_or_default();
-                        (json!({ "text": text }), Block::text(text))
-                    }
-                    Some("image") => (
-                        json!({ "image": block["source"].clone() }),
-                        Block::text(&block["source"].to_string()),
-                    ),
-                    _ => return None,
-                };
-                blocks.push(Block {
-                    cache_point_after: block.get("cache_control").is_some(),
-                    ..billed
-                });
-                Some(converse)
-            })
-            .collect()
+        let mut converted = vec![];
+        for (j, block) in list.iter().enumerate() {
+            let cache = block.get("cache_control").is_some();
+            match block["type"].as_str() {
+                Some("text") => {
+                    let text = block["text"].as_str().unwrap_or_default();
+                    converted.push(json!({ "text": text }));
+                    blocks.push(Block {
+                        cache_point_after: cache,
+                        ..Block::text(text)
+                    });
+                }
+                Some("image") => {
+                    let source = &block["source"];
+                    let declared = source["media_type"]
+                        .as_str()
+                        .and_then(|m| m.strip_prefix("image/"))
+                        .unwrap_or_default();
+                    let data = source["data"].as_str().unwrap_or_default();
+                    let (value, billed) = image_block(&format!("{path}.{j}"), declared, data, cache)?;
+                    converted.push(value);
+                    blocks.push(billed);
+                }
+                _ => {}
+            }
+        }
+        Ok(converted)
     };
-    let system = read(&body["system"], &mut blocks);
-    let converted: Vec<Value> = messages
-        .iter()
-        .map(|m| json!({ "role": m["role"], "content": read(&m["content"], &mut blocks) }))
-        .collect();
+    let system = read("system", &body["system"], &mut blocks)?;
+    let mut converted = vec![];
+    for (i, m) in messages.iter().enumerate() {
+        let content = read(&format!("messages.{i}.content"), &m["content"], &mut blocks)?;
+        converted.push(json!({ "role": m["role"], "content": content }));
+    }
+    too_many_images(blocks.iter().filter(|b| b.image).count())?;
     Ok(Prompt {
         request: json!({ "system": system, "messages": converted }),
         blocks,

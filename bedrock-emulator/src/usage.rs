@@ -31,6 +31,8 @@ pub struct Block {
     /// Identifies the block's content.
     pub key: u64,
     pub cache_point_after: bool,
+    /// An image rather than text.
+    pub image: bool,
 }
 
 impl Block {
@@ -41,6 +43,19 @@ impl Block {
             tokens: tokens(text),
             key: hasher.finish(),
             cache_point_after: false,
+            image: false,
+        }
+    }
+
+    /// An image of `tokens`, identified by its (base64) bytes.
+    pub fn image(tokens: u64, data: &str) -> Block {
+        let mut hasher = DefaultHasher::new();
+        data.hash(&mut hasher);
+        Block {
+            tokens,
+            key: hasher.finish(),
+            cache_point_after: false,
+            image: true,
         }
     }
 }

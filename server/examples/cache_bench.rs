@@ -37,10 +37,7 @@ async fn conversation(model: &Bedrock) -> Vec<Usage> {
     let mut turns: Vec<Turn> = vec![];
     let mut usages = vec![];
     for question in questions {
-        turns.push(Turn {
-            role: Role::User,
-            text: question,
-        });
+        turns.push(Turn::text(Role::User, question));
         let request = ModelRequest {
             purpose: Purpose::Answer,
             system: weasel_server::solve::system_prompt(Subject::Korean),
@@ -56,10 +53,7 @@ async fn conversation(model: &Bedrock) -> Vec<Usage> {
             }
         }
         usages.push(usage);
-        turns.push(Turn {
-            role: Role::Assistant,
-            text: answer,
-        });
+        turns.push(Turn::text(Role::Assistant, answer));
     }
     usages
 }

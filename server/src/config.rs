@@ -36,6 +36,47 @@ pub struct Settings {
     pub mail: MailSettings,
     pub replica: ReplicaSettings,
     pub spending: SpendingSettings,
+    pub images: ImageSettings,
+}
+
+/// Where photos of problems are kept, and how many a student may send.
+#[derive(Clone, Debug)]
+pub struct ImageSettings {
+    pub store: ImageStoreSettings,
+    /// The largest upload taken in, before the server shrinks it.
+    pub upload_max_bytes: usize,
+    /// Photos a student may upload per day in Korea (0: no limit).
+    pub per_student_per_day: i64,
+    /// Uploads a student may make within ten minutes (0: no limit).
+    pub uploads_per_10_minutes: i64,
+}
+
+#[derive(Clone, Debug)]
+pub enum ImageStoreSettings {
+    /// Files under a directory (`WEASEL_DATA_DIR/images` by default).
+    Directory(PathBuf),
+    /// Objects in a bucket, for several replicas.
+    S3 {
+        bucket: String,
+        prefix: String,
+        region: Option<String>,
+        /// An S3-compatible endpoint instead of AWS (tests, MinIO).
+        endpoint: Option<String>,
+        /// Keys for such a store; on AWS the standard chain (IRSA) is used.
+        keys: Option<(String, Secret)>,
+    },
+}
+
+impl ImageSettings {
+    /// Files under `dir`, with the default limits.
+    pub fn in_directory(dir: impl Into<PathBuf>) -> Self {
+        ImageSettings {
+            store: ImageStoreSettings::Directory(dir.into()),
+            upload_max_bytes: 10 << 20,
+            per_student_per_day: 60,
+            uploads_per_10_minutes: 40,
+        }
+    }
 }
 
 /// What answers cost and how much may be spent per day.
@@ -462,7 +503,50 @@ impl Settings {
             write_give_up: Duration::from_secs(write_give_up),
         };
 
+        let store = match lookup("WEASEL_S3_BUCKET") {
+            Some(bucket) => ImageStoreSettings::S3 {
+                bucket,
+                prefix: lookup("WEASEL_S3_PREFIX").unwrap_or_else(|| "images/".into()),
+                region: lookup("WEASEL_S3_REGION"),
+                endpoint: lookup("WEASEL_S3_ENDPOINT"),
+                keys: lookup("WEASEL_S3_ACCESS_KEY_ID")
+                    .zip(lookup("WEASEL_S3_SECRET_ACCESS_KEY").map(Secret)),
+            },
+            None => ImageStoreSettings::Directory(
+                lookup("WEASEL_IMAGE_DIR").map_or_else(|| data_dir.join("images"), PathBuf::from),
+            ),
+        };
+        let upload_max_mb: usize = parse(
+            "WEASEL_IMAGE_UPLOAD_MAX_MB",
+            lookup("WEASEL_IMAGE_UPLOAD_MAX_MB"),
+            "10",
+            "a whole number of megabytes, from 1 to 50",
+        )?;
+        if !(1..=50).contains(&upload_max_mb) {
+            return Err(problem(
+                "WEASEL_IMAGE_UPLOAD_MAX_MB",
+                "must be from 1 to 50".into(),
+            ));
+        }
+        let images = ImageSettings {
+            store,
+            upload_max_bytes: upload_max_mb << 20,
+            per_student_per_day: parse(
+                "WEASEL_DAILY_IMAGES_PER_STUDENT",
+                lookup("WEASEL_DAILY_IMAGES_PER_STUDENT"),
+                "60",
+                "a whole number of photos (0: no limit)",
+            )?,
+            uploads_per_10_minutes: parse(
+                "WEASEL_IMAGE_UPLOADS_PER_10_MIN",
+                lookup("WEASEL_IMAGE_UPLOADS_PER_10_MIN"),
+                "40",
+                "a whole number of uploads (0: no limit)",
+            )?,
+        };
+
         Ok(Settings {
+            images,
             listen_addr,
             metrics_addr,
             public_url,

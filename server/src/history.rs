@@ -38,6 +38,8 @@ pub const MAX_TITLE_CHARS: usize = 100;
 
 pub struct HistoryService {
     pub storage: Storage,
+    /// A deleted conversation's photos go with it (swept at once).
+    pub images: std::sync::Arc<crate::images::Images>,
 }
 
 fn internal(err: StorageError) -> AppError {
@@ -171,6 +173,7 @@ impl History for HistoryService {
             .delete_all_conversations(user)
             .await
             .map_err(internal)?;
+        crate::auth::service::sweep_now(&self.images);
         tracing::info!(user = user.0, deleted, "all conversations deleted");
         Ok(deleted)
     }
@@ -208,10 +211,25 @@ impl History for HistoryService {
             .map_err(internal)?
             .ok_or(AppError::NotFound)?;
         let messages = self.storage.messages(conversation.id).await.map_err(internal)?;
+        let mut images = crate::images::ids_by_message(
+            self.storage
+                .conversation_images(conversation.id)
+                .await
+                .map_err(internal)?,
+        );
         Ok(SharedConversation {
             title: conversation.title,
             subject: conversation.subject.into(),
-            messages: messages.into_iter().map(message_view).collect(),
+            messages: messages
+                .into_iter()
+                .map(|m| {
+                    let id = m.id;
+                    app::api::MessageView {
+                        images: images.remove(&id).unwrap_or_default(),
+                        ..message_view(m)
+                    }
+                })
+                .collect(),
         })
     }
 
@@ -223,7 +241,10 @@ impl History for HistoryService {
             .await
             .map_err(internal)?
         {
-            true => Ok(()),
+            true => {
+                crate::auth::service::sweep_now(&self.images);
+                Ok(())
+            }
             false => Err(AppError::NotFound),
         }
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod health;
 pub mod history;
+pub mod images;
 pub mod locale;
 pub mod mail;
 pub mod metrics;

@@ -99,7 +99,11 @@ pub const MAX_API_BODY: usize = 2 * 1024 * 1024;
 /// or holding a NUL character, which no text field holds and PostgreSQL
 /// cannot store → 400.
 pub async fn reject_unreadable_input(request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with("/api/") || request.method() == http::Method::GET {
+    // Photos are binary: their route reads and checks them itself.
+    if !request.uri().path().starts_with("/api/")
+        || request.method() == http::Method::GET
+        || request.uri().path() == app::api::IMAGE_UPLOAD_PATH
+    {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

@@ -25,7 +25,10 @@ use leptos_axum::{AxumRouteListing, LeptosRoutes, file_and_error_handler_with_co
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
-    compression::CompressionLayer,
+    compression::{
+        CompressionLayer, Predicate,
+        predicate::{DefaultPredicate, NotForContentType},
+    },
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
@@ -45,6 +48,7 @@ use crate::{
     config::{Environment, Settings},
     health::{self, HealthService},
     history::HistoryService,
+    images::{self, Images},
     locale,
     mail::Mailer,
     model::{ModelProvider, bedrock::Bedrock},
@@ -63,6 +67,13 @@ pub struct AppState {
     pub storage: Storage,
     pub oauth: OAuth,
     pub solver: Arc<Solver>,
+    pub images: Arc<Images>,
+}
+
+impl FromRef<AppState> for Arc<Images> {
+    fn from_ref(state: &AppState) -> Self {
+        state.images.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<Solver> {
@@ -115,6 +126,12 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let storage = Storage::connect(&settings.database).await?;
         let sessions = Sessions::new(&storage).await?;
+        let images = Images::new(storage.clone(), &settings.images).await;
+        Images::spawn_sweeper(&images);
+        tracing::info!(
+            store = images.store().kind(),
+            "photos are kept in the image store"
+        );
         let solver = Solver::new(
             storage.clone(),
             model_provider(settings).await?,
@@ -122,6 +139,7 @@ impl Application {
             settings.replica.clone(),
             settings.spending.clone(),
             settings.model.max_tokens.into(),
+            images.clone(),
         );
         for model in [&settings.model.model_id, &settings.model.title_model_id] {
             if settings.spending.prices.price(model).is_none() {
@@ -301,6 +319,7 @@ fn router(
             mailer,
             public_url: settings.public_url.clone(),
             trust_forwarded_for: settings.trust_forwarded_for,
+            images: solver.images().clone(),
             providers: Arc::new(
                 settings
                     .oauth
@@ -317,6 +336,7 @@ fn router(
         }),
         history: Arc::new(HistoryService {
             storage: storage.clone(),
+            images: solver.images().clone(),
         }),
     };
     let secure_cookies = settings.public_url.scheme() == "https";
@@ -341,8 +361,12 @@ fn router(
         leptos_options,
         storage,
         oauth,
+        images: solver.images().clone(),
         solver,
     };
+    let upload = axum::routing::post(images::http::upload)
+        // The route reads at most the upload limit itself, with its own message.
+        .layer(axum::extract::DefaultBodyLimit::disable());
 
     let app_fn = {
         let options = state.leptos_options.clone();
@@ -353,6 +377,14 @@ fn router(
         .route("/readyz", get(health::readyz))
         .route("/lang/{code}", get(locale::switch_language))
         .route("/api/answers/{id}/events", get(events::answer_events))
+        .route(app::api::IMAGE_UPLOAD_PATH, upload)
+        .route("/api/images/{id}", axum::routing::delete(images::http::discard))
+        .route("/images/{id}", get(images::http::owned))
+        .route("/s/{token}/images/{id}", get(images::http::shared))
+        .route(
+            app::stream::TRANSCRIBE_PATH,
+            axum::routing::post(images::http::transcribe),
+        )
         .route("/auth/{provider}/start", get(oauth::start))
         .route("/auth/{provider}/callback", get(oauth::callback))
         .leptos_routes_with_context(&state, route_list(), provide_services.clone(), app_fn)
@@ -411,6 +443,9 @@ fn with_http_layers(router: Router) -> Router {
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(CompressionLayer::new()),
+                // Transcripts stream line by line: never held back to compress.
+                .layer(CompressionLayer::new().compress_when(
+                    DefaultPredicate::new().and(NotForContentType::const_new("application/x-ndjson")),
+                )),
         )
 }

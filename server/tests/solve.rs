@@ -33,6 +33,16 @@ struct Setup {
     _db: TestDatabase,
 }
 
+/// Photos in this test process's directory.
+fn test_images(storage: &Storage) -> Arc<weasel_server::images::Images> {
+    let dir = common::test_image_dir();
+    weasel_server::images::Images::with_store(
+        storage.clone(),
+        Arc::new(weasel_server::images::DirectoryStore::new(dir.clone())),
+        weasel_server::config::ImageSettings::in_directory(dir),
+    )
+}
+
 /// Replica settings with a short lease, so tests see expiry quickly.
 fn replica_settings(name: &str, lease: Duration, give_up: Duration) -> ReplicaSettings {
     ReplicaSettings {
@@ -61,6 +71,7 @@ impl Setup {
             settings,
             self.settings.spending.clone(),
             self.settings.model.max_tokens.into(),
+            test_images(&self.storage),
         );
         solver.keep().await;
         solver
@@ -121,6 +132,7 @@ async fn setup_with(backend: Backend, pace_ms: u64, idle: Duration, env: &[(&str
         settings.replica.clone(),
         settings.spending.clone(),
         settings.model.max_tokens.into(),
+        test_images(&storage),
     );
     solver.keep().await;
     let new = NewUser {

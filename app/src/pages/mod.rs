@@ -3,6 +3,7 @@
 mod auth;
 mod form;
 mod history;
+mod photos;
 mod profile;
 mod share;
 mod solve;

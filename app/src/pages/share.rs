@@ -23,7 +23,10 @@ pub fn SharedPage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match shared.await {
-                    Ok(conversation) => view! { <Shared conversation/> }.into_any(),
+                    Ok(conversation) => {
+                        let token = params.read_untracked().get("token").unwrap_or_default();
+                        view! { <Shared conversation token/> }.into_any()
+                    }
                     Err(_) => view! { <NotFound/> }.into_any(),
                 }
             })}
@@ -49,7 +52,7 @@ fn keep_out_of_search_engines() {
 }
 
 #[component]
-fn Shared(conversation: SharedConversation) -> impl IntoView {
+fn Shared(conversation: SharedConversation, token: String) -> impl IntoView {
     let lang = use_lang();
     view! {
         <Title text=conversation.title.clone()/>
@@ -62,15 +65,21 @@ fn Shared(conversation: SharedConversation) -> impl IntoView {
                 " "
                 <a href="/">{lang.t("Weasel에서 직접 물어보기", "Ask Weasel yourself")}</a>
             </p>
-            {conversation.messages.into_iter().map(|message| view! { <SharedMessage message/> }).collect_view()}
+            {conversation.messages.into_iter().map(|message| view! { <SharedMessage message token=token.clone()/> }).collect_view()}
         </section>
     }
 }
 
 #[component]
-fn SharedMessage(message: MessageView) -> impl IntoView {
+fn SharedMessage(message: MessageView, token: String) -> impl IntoView {
     if message.from_student {
-        view! { <div class="msg msg-student"><p class="question">{message.content}</p></div> }.into_any()
+        view! {
+            <div class="msg msg-student">
+                <super::photos::QuestionPhotos ids=message.images share=token/>
+                <p class="question">{message.content}</p>
+            </div>
+        }
+        .into_any()
     } else {
         view! {
             <article class="msg msg-answer">

@@ -5,7 +5,10 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use super::{NotFound, RequireUser};
+use super::{
+    NotFound, RequireUser,
+    photos::{PhotoTray, Photos, QuestionPhotos},
+};
 use crate::{
     api::{
         AnswerStatus, AnswerUsage, Ask, ConversationView, EditQuestion, MessageView, RetryAnswer, StopAnswer,
@@ -79,6 +82,31 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
     let action = ServerAction::<Ask>::new();
     let subject = RwSignal::new(Subject::default());
     follow_new_answer(action.value());
+    let photos = Photos::new();
+    // Sent: the box empties, so a second Enter cannot ask it again.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = action.value().get() {
+            photos.clear();
+        }
+    });
+    let must_read = move || photos.any() && photos.read_first.get() && !photos.transcribed.get();
+    #[cfg(feature = "hydrate")]
+    let on_paste = move |event: leptos::ev::ClipboardEvent| {
+        let files = event.clipboard_data().and_then(|d| d.files());
+        if files.as_ref().is_some_and(|f| f.length() > 0) {
+            event.prevent_default();
+            photos.add_files(files, lang);
+        }
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let on_paste = move |_: leptos::ev::ClipboardEvent| {};
+    #[cfg(feature = "hydrate")]
+    let on_drop = move |event: leptos::ev::DragEvent| {
+        event.prevent_default();
+        photos.add_files(event.data_transfer().and_then(|d| d.files()), lang);
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let on_drop = move |_: leptos::ev::DragEvent| {};
     let error = move || action.value().get().and_then(|r| r.err());
     let placeholder = move || {
         if conversation.is_some() {
@@ -104,17 +132,33 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
             </section>
             <p class="subject-hint" data-testid="subject-hint">{move || subject_hint(subject.get(), lang)}</p>
         })}
+        <div class="composer-drop" on:dragover=|e: leptos::ev::DragEvent| e.prevent_default() on:drop=on_drop>
         <ActionForm action=action attr:class="composer">
             {conversation.map(|id| view! { <input type="hidden" name="conversation" value=id/> })}
             <input type="hidden" name="subject" value=move || subject.get().code()/>
+            <input type="hidden" name="images" prop:value=move || photos.ids()/>
+            <input type="hidden" name="transcribed" prop:value=move || if photos.transcribed.get() { "1" } else { "" }/>
+            <PhotoTray photos/>
+            {move || photos.reading.get().then(|| view! {
+                <p class="reading" role="status" data-testid="reading">{lang.t("사진을 읽는 중…", "Reading the photos…")}</p>
+            })}
+            {move || photos.transcribed.get().then(|| view! {
+                <p class="transcript-note" data-testid="transcript-note">
+                    {lang.t("사진에서 읽은 글이에요. 틀린 글자를 고친 뒤 풀어 주세요.", "This is what the photos say. Fix any misread word, then solve.")}
+                </p>
+            })}
             <textarea
                 name="question"
                 rows="4"
-                required=true
+                required=move || !photos.any()
                 maxlength="20000"
                 aria-label=lang.t("문제", "Problem")
                 placeholder=placeholder
+                data-testid="question-box"
+                prop:value=move || photos.text.get()
+                on:input=move |e| photos.text.set(event_target_value(&e))
                 on:keydown=send_on_enter
+                on:paste=on_paste
             ></textarea>
             {move || error().map(|e| {
                 let text = e.field(Field::Question).map(|p| p.message(lang).to_string()).unwrap_or_else(|| e.message(lang));
@@ -124,9 +168,22 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
                 {move || Suspend::new(async move {
                     if matches!(auth.user.await, Ok(Some(_))) {
                         view! {
-                            <button type="submit" class="primary" disabled=move || action.pending().get()>
-                                {lang.t("보내기", "Send")}
-                            </button>
+                            {move || if must_read() {
+                                view! {
+                                    <button type="button" class="primary" data-testid="read-photos"
+                                        disabled=move || photos.uploading() || photos.reading.get()
+                                        on:click=move |_| photos.read(subject.get_untracked(), lang)>
+                                        {lang.t("사진 읽기", "Read the photos")}
+                                    </button>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <button type="submit" class="primary" data-testid="send"
+                                        disabled=move || action.pending().get() || photos.uploading() || photos.reading.get()>
+                                        {move || if photos.transcribed.get() { lang.t("이대로 풀기", "Solve this") } else { lang.t("보내기", "Send") }}
+                                    </button>
+                                }.into_any()
+                            }}
                         }.into_any()
                     } else {
                         view! {
@@ -136,6 +193,7 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
                 })}
             </Transition>
         </ActionForm>
+        </div>
     }
 }
 
@@ -251,6 +309,7 @@ fn Question(message: MessageView) -> impl IntoView {
     };
     view! {
         <div class="msg msg-student">
+            <QuestionPhotos ids=message.images.clone()/>
             <p class="question">{message.content.clone()}</p>
             <details class="edit-question">
                 <summary>{lang.t("질문 수정", "Edit question")}</summary>

@@ -39,6 +39,15 @@ pub struct AccountService {
     /// load balancer) rather than from the TCP peer.
     pub trust_forwarded_for: bool,
     pub providers: Arc<Vec<ProviderView>>,
+    /// The account's photos go with it (swept at once).
+    pub images: Arc<crate::images::Images>,
+}
+
+/// Deletes, in the background, the photos a deletion just unlinked (the
+/// periodic sweep is the backstop if this one fails).
+pub fn sweep_now(images: &Arc<crate::images::Images>) {
+    let images = images.clone();
+    tokio::spawn(async move { images.sweep().await });
 }
 
 /// Logs an internal failure and gives the caller nothing but "internal error".
@@ -390,6 +399,7 @@ impl Accounts for AccountService {
             return Err(AppError::invalid(Field::Email, Problem::ConfirmationDiffers));
         }
         self.storage.delete_user(user.id).await.map_err(internal)?;
+        sweep_now(&self.images);
         session.logout().await.map_err(internal)?;
         tracing::info!(user = %user.id, "account deleted");
         Ok(())

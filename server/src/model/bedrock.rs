@@ -15,7 +15,7 @@ use aws_sdk_bedrockruntime::{
     error::{ProvideErrorMetadata, SdkError},
     types::{
         CachePointBlock, CachePointType, ContentBlock, ContentBlockDelta, ConversationRole,
-        ConverseStreamOutput, InferenceConfiguration, Message, SystemContentBlock,
+        ConverseStreamOutput, ImageBlock, ImageSource, InferenceConfiguration, Message, SystemContentBlock,
         error::ConverseStreamOutputError,
     },
 };
@@ -95,9 +95,26 @@ fn message(turn: &super::Turn, cache: bool) -> Result<Message, ModelError> {
         Role::User => ConversationRole::User,
         Role::Assistant => ConversationRole::Assistant,
     };
-    let mut builder = Message::builder()
-        .role(role)
-        .content(ContentBlock::Text(turn.text.clone()));
+    let mut builder = Message::builder().role(role);
+    // Photos first, then the text (what Anthropic advises for vision).
+    for image in &turn.images {
+        let format = match image.format {
+            super::ImageFormat::Png => aws_sdk_bedrockruntime::types::ImageFormat::Png,
+            super::ImageFormat::Jpeg => aws_sdk_bedrockruntime::types::ImageFormat::Jpeg,
+        };
+        let block = ImageBlock::builder()
+            .format(format)
+            .source(ImageSource::Bytes(aws_smithy_types::Blob::new(
+                image.bytes.to_vec(),
+            )))
+            .build()
+            .map_err(|e| ModelError::Rejected(e.to_string()))?;
+        builder = builder.content(ContentBlock::Image(block));
+    }
+    // Bedrock refuses an empty text block; a photo alone is a question.
+    if !turn.text.is_empty() || turn.images.is_empty() {
+        builder = builder.content(ContentBlock::Text(turn.text.clone()));
+    }
     if cache {
         builder = builder.content(ContentBlock::CachePoint(cache_point()?));
     }
@@ -165,7 +182,7 @@ impl ModelProvider for Bedrock {
 
     fn model_for(&self, purpose: Purpose) -> &str {
         match purpose {
-            Purpose::Answer => &self.model_id,
+            Purpose::Answer | Purpose::Transcribe => &self.model_id,
             Purpose::Title => &self.title_model_id,
         }
     }
@@ -184,7 +201,9 @@ impl ModelProvider for Bedrock {
 
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError> {
         let (model_id, shape, max_tokens, temperature) = match request.purpose {
-            Purpose::Answer => (&self.model_id, self.shape, self.max_tokens, self.temperature),
+            Purpose::Answer | Purpose::Transcribe => {
+                (&self.model_id, self.shape, self.max_tokens, self.temperature)
+            }
             Purpose::Title => (&self.title_model_id, self.title_shape, TITLE_MAX_TOKENS, 0.0),
         };
         // Titles are a short prompt once: nothing worth caching.

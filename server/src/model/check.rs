@@ -120,6 +120,7 @@ fn purpose_label(purpose: Purpose) -> &'static str {
     match purpose {
         Purpose::Answer => "answer",
         Purpose::Title => "title",
+        Purpose::Transcribe => "transcribe",
     }
 }
 

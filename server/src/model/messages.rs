@@ -18,6 +18,8 @@ use aws_sdk_bedrockruntime::{
 use futures_util::stream;
 use serde_json::{Value, json};
 
+use base64::Engine;
+
 use super::{ModelError, ModelEvent, ModelRequest, ModelStream, Usage, bedrock::initial_error};
 use crate::storage::Role;
 
@@ -35,15 +37,30 @@ pub(super) fn body(request: &ModelRequest, max_tokens: i32, cache: bool) -> Valu
         .iter()
         .enumerate()
         .map(|(i, turn)| {
-            let mut block = json!({ "type": "text", "text": turn.text });
-            if let Some(control) = cache_control(cache && i == last) {
+            let mut content: Vec<Value> = turn
+                .images
+                .iter()
+                .map(|image| {
+                    json!({ "type": "image", "source": {
+                        "type": "base64",
+                        "media_type": image.format.media_type(),
+                        "data": base64::engine::general_purpose::STANDARD.encode(&image.bytes),
+                    }})
+                })
+                .collect();
+            if !turn.text.is_empty() || content.is_empty() {
+                content.push(json!({ "type": "text", "text": turn.text }));
+            }
+            if let Some(control) = cache_control(cache && i == last)
+                && let Some(block) = content.last_mut()
+            {
                 block["cache_control"] = control;
             }
             let role = match turn.role {
                 Role::User => "user",
                 Role::Assistant => "assistant",
             };
-            json!({ "role": role, "content": [block] })
+            json!({ "role": role, "content": content })
         })
         .collect();
     json!({
@@ -155,18 +172,9 @@ mod tests {
             purpose: Purpose::Answer,
             system: "You are Weasel".into(),
             turns: vec![
-                Turn {
-                    role: Role::User,
-                    text: "지문".into(),
-                },
-                Turn {
-                    role: Role::Assistant,
-                    text: "답".into(),
-                },
-                Turn {
-                    role: Role::User,
-                    text: "다음".into(),
-                },
+                Turn::text(Role::User, "지문"),
+                Turn::text(Role::Assistant, "답"),
+                Turn::text(Role::User, "다음"),
             ],
         };
         let body = body(&request, 100, true);

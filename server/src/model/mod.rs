@@ -17,6 +17,41 @@ use crate::storage::Role;
 pub struct Turn {
     pub role: Role,
     pub text: String,
+    /// Photos that go before the text (a student's turn only).
+    pub images: Vec<ModelImage>,
+}
+
+impl Turn {
+    pub fn text(role: Role, text: impl Into<String>) -> Turn {
+        Turn {
+            role,
+            text: text.into(),
+            images: vec![],
+        }
+    }
+}
+
+/// The two formats the server stores images in (see `images::check`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFormat {
+    Png,
+    Jpeg,
+}
+
+impl ImageFormat {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "image/png",
+            ImageFormat::Jpeg => "image/jpeg",
+        }
+    }
+}
+
+/// A photo as the model receives it.
+#[derive(Clone, Debug)]
+pub struct ModelImage {
+    pub format: ImageFormat,
+    pub bytes: std::sync::Arc<[u8]>,
 }
 
 /// What a request is for; each has its own model and output budget.
@@ -26,6 +61,8 @@ pub enum Purpose {
     Answer,
     /// A conversation title: a cheap model, a few tokens.
     Title,
+    /// Photos written out as text: the answer model (it reads best).
+    Transcribe,
 }
 
 #[derive(Clone, Debug)]

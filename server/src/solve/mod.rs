@@ -42,6 +42,21 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// The longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 20_000;
 
+/// What one photo is counted as when an answer's cost is reserved: about
+/// the tokens of a 1568-px photo, in the characters they stand for.
+const IMAGE_CHARS: usize = 2 * 1600;
+
+/// What the model is told when it writes photos out as text.
+pub const TRANSCRIBE_PROMPT: &str = "Transcribe the exam problem in the student's photos exactly, \
+    so the student can check it before it is solved. Keep the original language (Korean stays Korean), \
+    every number and the choices ①–⑤ as written, write math in LaTeX ($...$), and describe what \
+    text cannot carry in brackets, such as [밑줄: …], [네모 상자: …], [그림: …] or [표]. \
+    Do not solve or explain anything. Reply with only the transcript.";
+
+/// What precedes a checked transcript in the conversation the model reads.
+const TRANSCRIPT_NOTE: &str = "(The student photographed this problem. The text below is their own \
+    checked transcript of the photos; where the photos and the text differ, trust the text.)";
+
 /// How long naming a conversation may take before the first line stays its title.
 const TITLE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -185,6 +200,12 @@ pub struct FlushStats {
 pub enum SolveError {
     #[error("the question is empty")]
     Empty,
+    #[error("more photos than a question takes")]
+    TooManyImages,
+    #[error("a photo of the question is not an unsent upload of its author")]
+    ImageGone,
+    #[error("the model refused: {0}")]
+    Model(ModelError),
     #[error("the question is too long")]
     TooLong,
     #[error("conversation not found")]
@@ -223,6 +244,7 @@ pub struct Asked {
 
 pub struct Solver {
     storage: Storage,
+    images: Arc<crate::images::Images>,
     /// A pool of its own for the heartbeat.
     heartbeat: Storage,
     model: Arc<dyn ModelProvider>,
@@ -285,8 +307,16 @@ pub fn system_prompt(subject: Subject) -> String {
 
 /// The question without surrounding blanks, if it may be asked.
 fn checked_question(question: &str) -> Result<&str, SolveError> {
+    checked_question_with(question, 0)
+}
+
+/// The same, for a question with `images` photos: a photo alone is a question.
+fn checked_question_with(question: &str, images: usize) -> Result<&str, SolveError> {
     let question = question.trim();
-    if question.is_empty() {
+    if images > crate::images::MAX_PER_QUESTION {
+        return Err(SolveError::TooManyImages);
+    }
+    if question.is_empty() && images == 0 {
         return Err(SolveError::Empty);
     }
     if question.chars().count() > MAX_QUESTION_CHARS {
@@ -349,8 +379,10 @@ impl Solver {
         replica: ReplicaSettings,
         spending: SpendingSettings,
         max_tokens: i64,
+        images: Arc<crate::images::Images>,
     ) -> Arc<Self> {
         let solver = Arc::new(Solver {
+            images,
             heartbeat: storage.own_pool(1),
             storage,
             model,
@@ -473,7 +505,7 @@ impl Solver {
         self.model.as_ref()
     }
 
-    /// Stores the question and starts answering it; returns at once.
+    /// Stores a question without photos and starts answering it.
     pub async fn ask(
         self: &Arc<Self>,
         user: UserId,
@@ -481,8 +513,24 @@ impl Solver {
         subject: Subject,
         question: &str,
     ) -> Result<Asked, SolveError> {
+        self.ask_with(user, conversation, subject, question, &[], false)
+            .await
+    }
+
+    /// Stores the question with its photos (the student's unsent uploads)
+    /// and starts answering it; returns at once. `transcribed`: the text is
+    /// the student's checked transcript of the photos.
+    pub async fn ask_with(
+        self: &Arc<Self>,
+        user: UserId,
+        conversation: Option<ConversationId>,
+        subject: Subject,
+        question: &str,
+        images: &[String],
+        transcribed: bool,
+    ) -> Result<Asked, SolveError> {
         self.refuse_if_draining()?;
-        let question = checked_question(question)?;
+        let question = checked_question_with(question, images.len())?;
         let existing = match conversation {
             Some(id) => Some(
                 self.storage
@@ -496,24 +544,33 @@ impl Solver {
             Some(conversation) => self.storage.conversation_chars(conversation.id).await?,
             None => 0,
         };
-        let (now, reservation) = self.reservation(context + question.chars().count());
-        let provisional = title_from(question);
+        let (now, reservation) =
+            self.reservation(context + question.chars().count() + images.len() * IMAGE_CHARS);
+        let provisional = if question.is_empty() {
+            "사진 문제".to_string()
+        } else {
+            title_from(question)
+        };
         let new = NewQuestion {
             user,
             conversation: existing.as_ref().map(|c| c.id),
             subject,
             title: &provisional,
             question,
+            images,
+            transcribed: transcribed && !images.is_empty(),
             model_id: self.model.model_id(),
             reservation,
             limits: &self.spending.limits,
             lease: (&self.replica.instance_id, self.replica.lease),
         };
-        let begun = match self.storage.begin_question(&new).await? {
-            Ok(begun) => begun,
-            Err(refused) => return Err(self.refused(refused, now)),
+        let begun = match self.storage.begin_question(&new).await {
+            Ok(Ok(begun)) => begun,
+            Ok(Err(refused)) => return Err(self.refused(refused, now)),
+            Err(StorageError::NotFound("image")) => return Err(SolveError::ImageGone),
+            Err(err) => return Err(err.into()),
         };
-        if existing.is_none() {
+        if existing.is_none() && !question.is_empty() {
             self.spawn_title(begun.conversation.id, provisional, question.to_string());
         }
         let conversation = begun.conversation;
@@ -699,10 +756,7 @@ impl Solver {
         let request = ModelRequest {
             purpose: Purpose::Title,
             system: TITLE_PROMPT.into(),
-            turns: vec![Turn {
-                role: Role::User,
-                text: excerpt,
-            }],
+            turns: vec![Turn::text(Role::User, excerpt)],
         };
         let reply = async {
             let mut stream = self.model.stream(request).await?;
@@ -759,6 +813,78 @@ impl Solver {
 
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    pub fn images(&self) -> &Arc<crate::images::Images> {
+        &self.images
+    }
+
+    /// Writes a student's unsent photos out as text, streamed. Refused
+    /// past the student's or the service's daily limits; what it costs is
+    /// counted for both when it ends (see [`Transcription::settle`]).
+    pub async fn transcribe(
+        &self,
+        user: UserId,
+        ids: &[String],
+        subject: Subject,
+    ) -> Result<Transcription, SolveError> {
+        self.refuse_if_draining()?;
+        if ids.is_empty() {
+            return Err(SolveError::Empty);
+        }
+        if ids.len() > crate::images::MAX_PER_QUESTION {
+            return Err(SolveError::TooManyImages);
+        }
+        let rows = self.storage.pending_images(user, ids).await?;
+        if rows.len() != ids.len() {
+            return Err(SolveError::ImageGone);
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let day = spending::day_of(now);
+        let limits = &self.spending.limits;
+        let used = self.storage.student_use(user, &day, &day).await?;
+        if limits.tokens_per_student > 0 && used.tokens >= limits.tokens_per_student {
+            return Err(self.refused(Refused::StudentTokens, now));
+        }
+        if limits.budget_micros > 0 {
+            let totals = self.storage.day_totals(&day).await?;
+            if totals.spent_micros + totals.reserved_micros >= limits.budget_micros {
+                return Err(self.refused(Refused::Budget, now));
+            }
+        }
+        let images = self
+            .images
+            .for_model(&rows)
+            .await
+            .map_err(|e| SolveError::Model(ModelError::Unavailable(e.to_string())))?;
+        let request = ModelRequest {
+            purpose: Purpose::Transcribe,
+            system: format!("{TRANSCRIBE_PROMPT}\nSubject: {}", subject_label(subject)),
+            turns: vec![Turn {
+                role: Role::User,
+                text: "Transcribe these photos.".into(),
+                images,
+            }],
+        };
+        let stream = self.model.stream(request).await.map_err(SolveError::Model)?;
+        Ok(Transcription {
+            stream,
+            user,
+            day,
+            model_id: self.model.model_for(Purpose::Transcribe).to_string(),
+            idle_timeout: self.idle_timeout,
+        })
+    }
+
+    /// Counts a finished transcription's cost for the student and the day.
+    pub async fn settle_transcription(&self, user: UserId, day: &str, model_id: &str, usage: &Usage) {
+        let micros = self.spending.prices.cost_micros(model_id, usage);
+        let tokens =
+            usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens;
+        if let Err(err) = self.storage.record_student_spend(user, day, tokens, micros).await {
+            tracing::warn!(error = %err, "cannot count a transcription's cost");
+        }
+        metrics::counter!("weasel_transcriptions_total").increment(1);
     }
 
     /// The text so far of an answer this process generates (it is ahead of
@@ -1008,16 +1134,50 @@ impl Solver {
             .messages(conversation)
             .await
             .map_err(|e| ModelError::Unavailable(format!("history: {e}")))?;
+        let mut photos = crate::storage::by_message(
+            self.storage
+                .conversation_images(conversation)
+                .await
+                .map_err(|e| ModelError::Unavailable(format!("images: {e}")))?,
+        );
+        let newest_question = history
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .map(|m| m.id)
+            .max();
         // Every earlier turn is context; failed or empty answers are left out.
-        let turns = history
-            .into_iter()
-            .filter(|m| m.id != answer && !m.content.is_empty())
-            .filter(|m| m.role == Role::User || m.status == MessageStatus::Complete)
-            .map(|m| Turn {
+        let mut turns = vec![];
+        for m in history {
+            let rows = photos.remove(&m.id).unwrap_or_default();
+            if m.id == answer || (m.content.is_empty() && rows.is_empty()) {
+                continue;
+            }
+            if m.role == Role::Assistant && m.status != MessageStatus::Complete {
+                continue;
+            }
+            // A checked transcript stands in for its photos after their own
+            // turn; photos never transcribed go along every time.
+            let transcribed = rows.first().is_some_and(|r| r.transcribed == 1);
+            let send_photos = !rows.is_empty() && (Some(m.id) == newest_question || !transcribed);
+            let images = if send_photos {
+                self.images
+                    .for_model(&rows)
+                    .await
+                    .map_err(|e| ModelError::Unavailable(format!("images: {e}")))?
+            } else {
+                vec![]
+            };
+            let text = if transcribed {
+                format!("{TRANSCRIPT_NOTE}\n\n{}", m.content)
+            } else {
+                m.content
+            };
+            turns.push(Turn {
                 role: m.role,
-                text: m.content,
-            })
-            .collect();
+                text,
+                images,
+            });
+        }
         let request = ModelRequest {
             purpose: Purpose::Answer,
             system: system_prompt(subject),
@@ -1054,6 +1214,24 @@ impl Solver {
             }
         }
     }
+}
+
+fn subject_label(subject: Subject) -> &'static str {
+    match subject {
+        Subject::Korean => "Korean (국어)",
+        Subject::English => "English",
+        Subject::Math => "Math (수학)",
+        Subject::Other => "Other",
+    }
+}
+
+/// A transcription under way: its model stream, and whom it is counted for.
+pub struct Transcription {
+    pub stream: crate::model::ModelStream,
+    pub user: UserId,
+    pub day: String,
+    pub model_id: String,
+    pub idle_timeout: Duration,
 }
 
 #[cfg(test)]

@@ -26,6 +26,12 @@ impl From<SolveError> for AppError {
     fn from(err: SolveError) -> Self {
         match err {
             SolveError::Empty => AppError::invalid(Field::Question, Problem::Required),
+            SolveError::TooManyImages => AppError::invalid(Field::Question, Problem::TooManyPhotos),
+            SolveError::ImageGone => AppError::invalid(Field::Question, Problem::PhotoGone),
+            SolveError::Model(err) => {
+                tracing::warn!(error = %err, "transcription refused");
+                AppError::Internal
+            }
             SolveError::TooLong => AppError::invalid(Field::Question, Problem::TooLong),
             SolveError::NotFound => AppError::NotFound,
             SolveError::NotRetryable => AppError::Conflict,
@@ -67,6 +73,7 @@ pub fn message_view(m: Message) -> MessageView {
         status: api_status(m.status),
         error: m.error,
         usage: None,
+        images: vec![],
     }
 }
 
@@ -87,11 +94,20 @@ impl Solve for SolveService {
         conversation: Option<i64>,
         subject_: ApiSubject,
         question: String,
+        images: Vec<String>,
+        transcribed: bool,
     ) -> Result<Asked, AppError> {
         let user = current_user_id().await?;
         let asked = self
             .solver
-            .ask(user, conversation.map(ConversationId), subject_.into(), &question)
+            .ask_with(
+                user,
+                conversation.map(ConversationId),
+                subject_.into(),
+                &question,
+                &images,
+                transcribed,
+            )
             .await?;
         Ok(Asked {
             conversation: asked.conversation.0,
@@ -109,6 +125,12 @@ impl Solve for SolveService {
             .map_err(internal)?;
         let conversation = conversation.ok_or(AppError::NotFound)?;
         let mut messages = storage.messages(conversation.id).await.map_err(internal)?;
+        let mut images = crate::images::ids_by_message(
+            storage
+                .conversation_images(conversation.id)
+                .await
+                .map_err(internal)?,
+        );
         let usage: std::collections::HashMap<MessageId, AnswerUsage> = storage
             .answer_usage(conversation.id)
             .await
@@ -139,6 +161,7 @@ impl Solve for SolveService {
                     let id = m.id;
                     MessageView {
                         usage: usage.get(&id).copied().map(usage_view),
+                        images: images.remove(&id).unwrap_or_default(),
                         ..message_view(m)
                     }
                 })

@@ -120,6 +120,7 @@ impl Storage {
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
+            super::images::attach_images!(tx, new.user, question.id, new.images, new.transcribed, now);
             let answer = insert_answer!(
                 tx,
                 conversation.id,

@@ -34,6 +34,7 @@ macro_rules! drop_streaming_rows {
 }
 
 mod conversations;
+mod images;
 mod leases;
 mod model;
 mod search;
@@ -51,6 +52,7 @@ use sqlx::{
 };
 
 pub use conversations::ListCursor;
+pub use images::{ImageRow, NewImage, by_message};
 pub use leases::{ANSWERS_CHANNEL, AnswerNews};
 pub use model::*;
 pub use search::SearchRow;

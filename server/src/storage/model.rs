@@ -166,6 +166,10 @@ pub struct NewQuestion<'a> {
     pub subject: Subject,
     pub title: &'a str,
     pub question: &'a str,
+    /// Uploads that go with the question, in order.
+    pub images: &'a [String],
+    /// The question's text is the student's checked transcript of them.
+    pub transcribed: bool,
     pub model_id: &'a str,
     pub reservation: Reservation,
     pub limits: &'a crate::spending::DailyLimits,

@@ -154,6 +154,41 @@ impl Storage {
         .unwrap_or_default())
     }
 
+    /// Adds work done for a student that is not an answer (reading
+    /// photos): its tokens to their day, its cost to theirs and the service's.
+    pub async fn record_student_spend(
+        &self,
+        user: UserId,
+        day: &str,
+        tokens: i64,
+        micros: i64,
+    ) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO user_days AS u (user_id, day, tokens, spent_micros) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (user_id, day) DO UPDATE
+                 SET tokens = u.tokens + $3, spent_micros = u.spent_micros + $4",
+            )
+            .bind(user)
+            .bind(day)
+            .bind(tokens)
+            .bind(micros)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO spend_days AS s (day, spent_micros) VALUES ($1, $2)
+                 ON CONFLICT (day) DO UPDATE SET spent_micros = s.spent_micros + $2",
+            )
+            .bind(day)
+            .bind(micros)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// A student's use on the days from `first` to `last` (inclusive, `YYYY-MM-DD`).
     pub async fn student_use(&self, user: UserId, first: &str, last: &str) -> Result<StudentUse> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, StudentUse>(

@@ -302,6 +302,11 @@ pub fn link_parameter(mail: &mail_sink::Mail, path: &str, parameter: &str) -> St
         .unwrap_or_else(|| panic!("no {path}?{parameter}= link in {:?}", mail.body))
 }
 
+/// Where this test process keeps uploaded photos.
+pub fn test_image_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("weasel-test-images-{}", std::process::id()))
+}
+
 pub fn test_settings(database_url: &str, site_root: &Path) -> Settings {
     let database_url = database_url.to_string();
     let site_root = site_root.display().to_string();
@@ -311,6 +316,8 @@ pub fn test_settings(database_url: &str, site_root: &Path) -> Settings {
         "WEASEL_SITE_ROOT" => Some(site_root.clone()),
         // Stopping a test app waits at most this long for its answers.
         "WEASEL_SHUTDOWN_GRACE_SECS" => Some("2".into()),
+        // Photos go to a directory of this test process, not the checkout.
+        "WEASEL_IMAGE_DIR" => Some(test_image_dir().display().to_string()),
         _ => None,
     })
     .expect("test settings")
