@@ -191,7 +191,7 @@ pub fn problem_photo(text: &str, width: u32, height: u32) -> RgbImage {
         for yy in y..y + 10 {
             for x in 24..end {
                 // Word gaps, so it reads as a line of text.
-                if (x / 9 + line) % 7 != 0 {
+                if !(x / 9 + line).is_multiple_of(7) {
                     image.put_pixel(x, yy, image::Rgb([90, 90, 96]));
                 }
             }

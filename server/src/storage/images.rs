@@ -91,13 +91,11 @@ impl Storage {
     /// An image in a conversation a live share token opens.
     #[instrument(skip_all)]
     pub async fn shared_image(&self, token: &str, id: &str) -> Result<Option<ImageRow>> {
-        let sql = format!(
-            "SELECT i.id, i.message_id, i.media_type, i.width, i.height, i.bytes, i.transcribed
+        let sql = "SELECT i.id, i.message_id, i.media_type, i.width, i.height, i.bytes, i.transcribed
              FROM images i JOIN messages m ON m.id = i.message_id
              JOIN shares s ON s.conversation_id = m.conversation_id
-             WHERE i.id = $1 AND s.token = $2"
-        );
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, ImageRow>(&sql)
+             WHERE i.id = $1 AND s.token = $2";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ImageRow>(sql)
             .bind(id)
             .bind(token)
             .fetch_optional(pool)

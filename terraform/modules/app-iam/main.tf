@@ -1,5 +1,5 @@
 # The app's AWS identity: it may stream answers from the configured Bedrock
-# models and nothing else. Assumable by the `weasel` service account through
+# models and keep photos under its prefix of the image bucket, nothing else. Assumable by the `weasel` service account through
 # EKS Pod Identity (the association below) or IRSA (the OIDC condition).
 
 variable "name" {
@@ -40,6 +40,22 @@ variable "bedrock_resource_arns" {
     condition     = length(var.bedrock_resource_arns) > 0 && alltrue([for arn in var.bedrock_resource_arns : can(regex("^arn:aws[a-z-]*:bedrock:", arn))])
     error_message = "List Bedrock ARNs only; the app must not be allowed every model."
   }
+}
+
+variable "image_bucket_arn" {
+  description = "The image bucket (modules/images)."
+  type        = string
+}
+
+variable "image_prefix" {
+  description = "The only key prefix the app may touch in it."
+  type        = string
+  default     = "images/"
+}
+
+variable "kms_key_arn" {
+  description = "The key the image bucket encrypts with."
+  type        = string
 }
 
 data "aws_iam_policy_document" "trust" {
@@ -95,6 +111,25 @@ resource "aws_iam_role_policy" "bedrock" {
   name   = "bedrock-invoke"
   role   = aws_iam_role.app.id
   policy = data.aws_iam_policy_document.bedrock.json
+}
+
+data "aws_iam_policy_document" "images" {
+  statement {
+    sid       = "ImagesUnderPrefix"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.image_bucket_arn}/${var.image_prefix}*"]
+  }
+  statement {
+    sid       = "ImagesKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "images" {
+  name   = "images"
+  role   = aws_iam_role.app.id
+  policy = data.aws_iam_policy_document.images.json
 }
 
 resource "aws_eks_pod_identity_association" "app" {

@@ -95,6 +95,12 @@ module "secrets" {
   reader_role_arns = var.external_secrets_role_arns
 }
 
+module "images" {
+  source      = "../images"
+  name        = var.name
+  kms_key_arn = aws_kms_key.this.arn
+}
+
 module "app_iam" {
   source                = "../app-iam"
   name                  = "${var.name}-app"
@@ -103,6 +109,9 @@ module "app_iam" {
   oidc_provider_arn     = module.eks.oidc_provider_arn
   oidc_issuer           = module.eks.oidc_issuer
   bedrock_resource_arns = var.bedrock_resource_arns
+  image_bucket_arn      = module.images.bucket_arn
+  image_prefix          = module.images.prefix
+  kms_key_arn           = aws_kms_key.this.arn
 }
 
 module "waf_regional" {

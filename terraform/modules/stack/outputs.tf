@@ -52,3 +52,8 @@ output "karpenter_queue_name" {
   description = "Karpenter's interruption queue setting."
   value       = module.eks.karpenter_queue_name
 }
+
+output "image_bucket" {
+  description = "WEASEL_S3_BUCKET in the k8s overlay."
+  value       = module.images.bucket
+}
