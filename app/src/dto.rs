@@ -180,6 +180,9 @@ pub struct ConversationSummary {
     pub subject: Subject,
     /// Last activity, Unix milliseconds.
     pub updated_at: i64,
+    /// One of its photos, when a question had any (the list shows it small).
+    #[serde(default)]
+    pub photo: Option<String>,
 }
 
 /// A page of the conversation list; `next` continues it.

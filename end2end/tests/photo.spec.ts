@@ -13,11 +13,21 @@ test('a photo is attached, read, corrected, solved, reloaded and shared', async 
   await signUp(context, unique('photo'));
   await page.goto('/');
   await hydrated(page);
+  // A slow uplink, so the progress bar is there to be seen.
+  const network = await context.newCDPSession(page);
+  await network.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 100, downloadThroughput: 1_000_000, uploadThroughput: 8_000,
+  });
   await page.getByTestId('photo-input').setInputFiles(problem);
   const thumbnail = page.getByTestId('thumbnail');
   await expect(thumbnail).toHaveCount(1);
   await expect(thumbnail.locator('img')).toBeVisible();
-  await expect(thumbnail).toHaveAttribute('data-uploaded', 'true');
+  await expect(thumbnail.getByTestId('upload-progress')).toBeVisible();
+  await expect(thumbnail).toHaveAttribute('data-uploaded', 'true', { timeout: 20_000 });
+  await expect(thumbnail.getByTestId('upload-progress')).toHaveCount(0);
+  await network.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+  });
 
   // Read it first: the transcript streams into the box, which stays editable.
   await page.getByTestId('read-photos').click();
@@ -39,6 +49,8 @@ test('a photo is attached, read, corrected, solved, reloaded and shared', async 
   await expect(answer(page)).toContainText('이미지 1장');
   await expect(answer(page)).toContainText('일치하지 않는');
   await expect(page.locator('.question')).toContainText('일치하지 않는');
+  // The history list shows the photo beside the conversation.
+  await expect(page.getByTestId('conversation-photo').first()).toBeVisible();
 
   // The share link shows the photo to a signed-out visitor.
   await page.getByRole('button', { name: '공유 링크 만들기' }).click();

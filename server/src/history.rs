@@ -102,9 +102,21 @@ impl History for HistoryService {
         let next = (page.len() == PAGE_SIZE as usize)
             .then(|| page.last().map(|c| format!("{}:{}", c.updated_at, c.id.0)))
             .flatten();
+        let mut photos: std::collections::HashMap<ConversationId, String> =
+            match (page.iter().map(|c| c.id).min(), page.iter().map(|c| c.id).max()) {
+                (Some(first), Some(last)) => self
+                    .storage
+                    .conversation_photos(user, first, last)
+                    .await
+                    .map_err(internal)?
+                    .into_iter()
+                    .collect(),
+                _ => Default::default(),
+            };
         let items = page
             .into_iter()
             .map(|c| ConversationSummary {
+                photo: photos.remove(&c.id),
                 id: c.id.0,
                 title: c.title,
                 subject: c.subject.into(),

@@ -136,6 +136,14 @@ async fn a_photo_is_read_solved_shared_and_deleted_with_its_conversation() {
         let answer = view["messages"][1]["content"].as_str().unwrap();
         assert!(answer.contains("이미지 1장"), "{answer}");
         assert!(answer.contains("사진에서 읽은 글"), "{answer}");
+        // The history shows it beside the conversation.
+        let list: Value = app
+            .call(&student, "conversations", &[])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list["items"][0]["photo"], id.as_str());
         // Sent photos cannot be sent again.
         let again = app
             .call(

@@ -127,6 +127,10 @@ fn Item(conversation: ConversationSummary) -> impl IntoView {
     );
     view! {
         <li>
+            {conversation.photo.map(|id| view! {
+                <img class="conversation-photo" src=crate::api::image_path(&id) alt="" loading="lazy"
+                    width="28" height="28" data-testid="conversation-photo"/>
+            })}
             <a href=href aria-current=current>{conversation.title}</a>
             <span class="conversation-meta">{meta}</span>
         </li>

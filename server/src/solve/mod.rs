@@ -53,8 +53,8 @@ pub const TRANSCRIBE_PROMPT: &str = "Transcribe the exam problem in the student'
     text cannot carry in brackets, such as [밑줄: …], [네모 상자: …], [그림: …] or [표]. \
     Do not solve or explain anything. Reply with only the transcript.";
 
-/// What precedes a checked transcript in the conversation the model reads.
-const TRANSCRIPT_NOTE: &str = "(The student photographed this problem. The text below is their own \
+/// What follows a checked transcript in the conversation the model reads.
+const TRANSCRIPT_NOTE: &str = "(The student photographed this problem. The text above is their own \
     checked transcript of the photos; where the photos and the text differ, trust the text.)";
 
 /// How long naming a conversation may take before the first line stays its title.
@@ -1168,7 +1168,7 @@ impl Solver {
                 vec![]
             };
             let text = if transcribed {
-                format!("{TRANSCRIPT_NOTE}\n\n{}", m.content)
+                format!("{}\n\n{TRANSCRIPT_NOTE}", m.content)
             } else {
                 m.content
             };

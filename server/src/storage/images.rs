@@ -135,6 +135,29 @@ impl Storage {
             .await)?)
     }
 
+    /// One photo of each of `user`'s conversations with ids from `first`
+    /// to `last` that have any (for the list's thumbnails), in one query.
+    #[instrument(skip_all)]
+    pub async fn conversation_photos(
+        &self,
+        user: UserId,
+        first: ConversationId,
+        last: ConversationId,
+    ) -> Result<Vec<(ConversationId, String)>> {
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, (ConversationId, String)>(
+            "SELECT m.conversation_id, MIN(i.id) FROM images i JOIN messages m ON m.id = i.message_id
+             WHERE i.user_id = $1 AND m.conversation_id >= $2 AND m.conversation_id <= $3
+             GROUP BY m.conversation_id",
+        )
+        .bind(user)
+        .bind(first)
+        .bind(last)
+        .fetch_all(pool)
+        .await)?,
+        )
+    }
+
     /// An upload the student removed before sending: no longer theirs to
     /// see, and swept at the next pass.
     #[instrument(skip_all)]
