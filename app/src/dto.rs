@@ -197,6 +197,9 @@ pub struct ConversationList {
 pub struct SearchHit {
     pub conversation: i64,
     pub title: String,
+    pub subject: Subject,
+    /// When the matching message was written, Unix milliseconds.
+    pub at: i64,
     pub before: String,
     /// The text that matched, as it is written in the message.
     pub matched: String,

@@ -39,6 +39,9 @@ test('two problems are named, renamed, found, shared, revoked and deleted', asyn
   const results = page.getByTestId('search-results');
   await expect(results.getByRole('link')).toHaveText(['광합성 정리']);
   await expect(results.locator('mark').first()).toHaveText('명반응');
+  // Each result says its subject and date, and the box keeps the words searched.
+  await expect(results.getByTestId('hit-meta').first()).toHaveText(/^국어 · \d{4}\.\d{2}\.\d{2}$/);
+  await expect(page.getByRole('searchbox', { name: '대화 검색' })).toHaveValue('명반응');
 
   // Opened by its URL after a reload.
   await page.goto(url);
@@ -52,6 +55,8 @@ test('two problems are named, renamed, found, shared, revoked and deleted', asyn
   await expect(link).toBeVisible();
   const sharePath = await link.getAttribute('href');
   expect(sharePath).toMatch(/^\/s\/[A-Za-z0-9_-]{43}$/);
+  // The row shows the whole address, as it will be pasted.
+  await expect(link).toHaveText(new URL(sharePath!, page.url()).href);
   const visitor = await browser.newContext();
   const stranger = await visitor.newPage();
   const shared = await stranger.goto(sharePath!);

@@ -37,7 +37,62 @@ pub fn render(markdown: &str) -> String {
     });
     let mut out = String::with_capacity(source.len() * 3 / 2);
     html::push_html(&mut out, events);
+    mark_final_answer(sanitize(&out))
+}
+
+/// The answer's first line, "정답: …" (or "Answer: …"), is the anchor of the
+/// page: it gets a class of its own (added to sanitized output, so the
+/// model's text cannot choose it).
+fn mark_final_answer(html: String) -> String {
+    let first = ["<p>정답", "<p><strong>정답", "<p>Answer:", "<p><strong>Answer:"];
+    if first.iter().any(|start| html.starts_with(start)) {
+        format!("<p class=\"final-answer\">{}", &html[3..])
+    } else {
+        html
+    }
+}
+
+/// A student's text (a question, a title) as safe HTML: everything stays
+/// plain text except LaTeX between `$…$`, `$$…$$`, `\(…\)` or `\[…\]`,
+/// which becomes MathML. Unlike [`render`], no Markdown is read: a
+/// question's `*` or `#` are the student's own characters. A `$` that does
+/// not open a formula (a price: "$5 and $10") stays a dollar sign.
+pub fn text_with_math(text: &str) -> String {
+    let source = normalize_delimiters(text);
+    let mut out = String::with_capacity(source.len() * 2);
+    let mut rest = source.as_str();
+    while let Some(start) = rest.find('$') {
+        out.push_str(&escape(&rest[..start]));
+        let after = &rest[start..];
+        let (delimiter, mode) = if after.starts_with("$$") {
+            ("$$", DisplayMode::Block)
+        } else {
+            ("$", DisplayMode::Inline)
+        };
+        let body_start = delimiter.len();
+        let closing = after[body_start..].find(delimiter).map(|i| i + body_start);
+        let formula = closing.map(|end| &after[body_start..end]).filter(|tex| {
+            !tex.trim().is_empty() && !tex.starts_with(' ') && !tex.ends_with(' ') && !tex.contains("\n\n")
+        });
+        match (formula, closing) {
+            (Some(tex), Some(end)) => {
+                out.push_str(&math(tex, mode));
+                rest = &after[end + delimiter.len()..];
+            }
+            _ => {
+                out.push_str(&escape(delimiter));
+                rest = &after[delimiter.len()..];
+            }
+        }
+    }
+    out.push_str(&escape(rest));
     sanitize(&out)
+}
+
+/// A title without its LaTeX delimiters, for where no markup can go (the
+/// browser tab): `$x^2$의 최댓값` → `x^2의 최댓값`.
+pub fn plain_title(text: &str) -> String {
+    normalize_delimiters(text).replace('$', "")
 }
 
 fn math(tex: &str, display_mode: DisplayMode) -> String {
@@ -92,7 +147,27 @@ fn normalize_delimiters(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{plain_title, render, text_with_math};
+
+    #[test]
+    fn student_text_shows_math_and_keeps_everything_else_plain() {
+        let html = text_with_math("함수 $f(x)=x^2$ 의 *최댓값* <b>은?</b>");
+        assert!(html.contains("<math"), "{html}");
+        assert!(!html.contains('$'), "{html}");
+        assert!(html.contains("*최댓값*"), "{html}");
+        assert!(html.contains("&lt;b&gt;"), "{html}");
+        let prices = text_with_math("사과는 $5 이고 배는 $10 이에요");
+        assert!(!prices.contains("<math"), "{prices}");
+        assert_eq!(prices.matches('$').count(), 2, "{prices}");
+        assert!(text_with_math("\\(\\frac{1}{2}\\)").contains("<mfrac"));
+        assert_eq!(plain_title("$\\lim_{x \\to 0}$ 계산"), "\\lim_{x \\to 0} 계산");
+    }
+
+    #[test]
+    fn the_final_answer_line_is_marked() {
+        assert!(render("정답: ③\n\n풀이").starts_with("<p class=\"final-answer\">정답: ③</p>"));
+        assert!(!render("풀이부터\n\n정답: ③").contains("final-answer"));
+    }
 
     #[test]
     fn markdown_and_math() {

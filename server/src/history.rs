@@ -170,6 +170,8 @@ impl History for HistoryService {
                 Some(SearchHit {
                     conversation: row.conversation_id.0,
                     title: row.title,
+                    subject: row.subject.into(),
+                    at: row.created_at,
                     before,
                     matched,
                     after,

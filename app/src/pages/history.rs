@@ -91,6 +91,10 @@ pub fn Sidebar() -> impl IntoView {
                     <a class="new-problem" href="/">{lang.t("+ 새 문제", "+ New problem")}</a>
                     <form class="search-form" method="get" action="/search" role="search">
                         <input type="search" name="q" required=true maxlength="100"
+                            value=move || (location.pathname.get() == "/search")
+                                .then(|| location.query.get().get("q"))
+                                .flatten()
+                                .unwrap_or_default()
                             aria-label=lang.t("대화 검색", "Search conversations")
                             placeholder=lang.t("검색", "Search")/>
                     </form>
@@ -131,7 +135,7 @@ fn Item(conversation: ConversationSummary) -> impl IntoView {
                 <img class="conversation-photo" src=crate::api::image_path(&id) alt="" loading="lazy"
                     width="28" height="28" data-testid="conversation-photo"/>
             })}
-            <a href=href aria-current=current>{conversation.title}</a>
+            <a href=href aria-current=current inner_html=crate::markdown::text_with_math(&conversation.title)></a>
             <span class="conversation-meta">{meta}</span>
         </li>
     }
@@ -173,7 +177,7 @@ pub fn TitleBar(id: i64, title: String, share: Option<String>) -> impl IntoView 
             <Show
                 when=move || editing.get()
                 fallback=move || view! {
-                    <h1 class="conversation-title">{shown.clone()}</h1>
+                    <h1 class="conversation-title" inner_html=crate::markdown::text_with_math(&shown)></h1>
                     <button type="button" class="link" on:click=move |_| editing.set(true)>
                         {lang.t("이름 바꾸기", "Rename")}
                     </button>
@@ -223,6 +227,13 @@ fn ShareControl(id: i64, share: Option<String>) -> impl IntoView {
         Some(token) => {
             let path = share_path(&token);
             let href = path.clone();
+            // The full address, as it will be pasted (known once in the browser).
+            let origin = RwSignal::new(String::new());
+            Effect::new(move |_| origin.set(window().location().origin().unwrap_or_default()));
+            let shown = {
+                let path = path.clone();
+                move || format!("{}{path}", origin.get())
+            };
             let copied = RwSignal::new(false);
             let copy = {
                 let path = path.clone();
@@ -236,7 +247,7 @@ fn ShareControl(id: i64, share: Option<String>) -> impl IntoView {
                 <div class="share-live">
                     <span>{lang.t("읽기 전용 링크:", "Read-only link:")}</span>
                     " "
-                    <a href=href data-testid="share-link" rel="external">{path}</a>
+                    <a href=href data-testid="share-link" rel="external">{shown}</a>
                     <button type="button" class="link" on:click=copy>
                         {move || if copied.get() { lang.t("복사했어요", "Copied") } else { lang.t("링크 복사", "Copy link") }}
                     </button>
@@ -288,9 +299,16 @@ pub fn SearchPage() -> impl IntoView {
 
 #[component]
 fn Hit(hit: SearchHit) -> impl IntoView {
+    let lang = use_lang();
+    let meta = format!(
+        "{} · {}",
+        super::solve::subject_name(hit.subject, lang),
+        date_label(hit.at)
+    );
     view! {
         <li>
-            <a href=format!("/c/{}", hit.conversation)>{hit.title}</a>
+            <a href=format!("/c/{}", hit.conversation) inner_html=crate::markdown::text_with_math(&hit.title)></a>
+            <span class="conversation-meta" data-testid="hit-meta">{meta}</span>
             <p class="snippet">{hit.before}<mark>{hit.matched}</mark>{hit.after}</p>
         </li>
     }

@@ -14,13 +14,13 @@ pub use profile::Profile;
 pub use share::SharedPage;
 pub use solve::ConversationPage;
 
-use leptos::prelude::*;
+use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
 use crate::{
-    api::{ServiceStatus, check_status},
-    auth::use_auth,
+    api::SignOut,
+    auth::{reload_on_success, use_auth},
     i18n::{Lang, use_lang},
 };
 
@@ -51,7 +51,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <history::Sidebar/>
                 <main class="app-main">{children()}</main>
             </div>
-            <StatusFooter/>
+            <SiteFooter/>
         </div>
     }
 }
@@ -64,15 +64,36 @@ fn UserMenu() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match auth.user.await {
-                    Ok(Some(user)) => view! {
-                        <a href="/profile" class="user-link" data-testid="user-menu">{user.email}</a>
-                    }.into_any(),
+                    Ok(Some(user)) => {
+                        let email = user.email.clone();
+                        view! {
+                        <a href="/profile" class="user-link" data-testid="user-menu" title=email>
+                            <span class="user-email">{user.email}</span>
+                            <span class="user-short">{lang.t("내 정보", "Profile")}</span>
+                        </a>
+                        <SignOutButton/>
+                        }.into_any()
+                    }
                     _ => view! {
                         <a href="/sign-in" class="button-link">{lang.t("로그인", "Sign in")}</a>
+                        <a href="/sign-up" class="header-sign-up">{lang.t("회원가입", "Sign up")}</a>
                     }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+/// Signing out from every page (a form, so it works without JavaScript too).
+#[component]
+fn SignOutButton() -> impl IntoView {
+    let lang = use_lang();
+    let sign_out = ServerAction::<SignOut>::new();
+    reload_on_success(sign_out.value(), || "/".to_string());
+    view! {
+        <ActionForm action=sign_out attr:class="header-sign-out">
+            <button type="submit" class="link" data-testid="header-sign-out">{lang.t("로그아웃", "Sign out")}</button>
+        </ActionForm>
     }
 }
 
@@ -127,47 +148,18 @@ pub fn Home() -> impl IntoView {
     }
 }
 
-/// Shows the server's state; rendered on the server, refreshable in the browser.
+/// What every page ends with: what Weasel is, for students. The service's
+/// state is for operators (`/readyz`, `/metrics`), not for this line.
 #[component]
-fn StatusFooter() -> impl IntoView {
+fn SiteFooter() -> impl IntoView {
     let lang = use_lang();
-    let refresh = RwSignal::new(0u32);
-    let status = Resource::new(move || refresh.get(), |_| check_status());
-
     view! {
         <footer class="app-footer">
-            <Suspense fallback=move || view! { <span>{lang.t("상태 확인 중…", "Checking…")}</span> }>
-                {move || Suspend::new(async move {
-                    match status.await {
-                        Ok(status) => view! { <StatusLine status/> }.into_any(),
-                        Err(err) => view! {
-                            <span class="status status-bad" data-testid="status">{err.message(lang)}</span>
-                        }.into_any(),
-                    }
-                })}
-            </Suspense>
-            <button type="button" class="link" on:click=move |_| refresh.update(|n| *n += 1)>
-                {lang.t("상태 새로고침", "Refresh status")}
-            </button>
+            <span>{lang.t(
+                "Weasel · 정답부터, 그다음 풀이까지. AI의 풀이는 틀릴 수 있으니 꼭 확인하세요.",
+                "Weasel · The answer first, then every step. AI can be wrong: check it.",
+            )}</span>
         </footer>
-    }
-}
-
-#[component]
-fn StatusLine(status: ServiceStatus) -> impl IntoView {
-    let lang = use_lang();
-    let (class, text) = if status.database_ok {
-        ("status status-ok", lang.t("정상", "OK"))
-    } else {
-        (
-            "status status-bad",
-            lang.t("데이터베이스 점검 중", "database unavailable"),
-        )
-    };
-    view! {
-        <span class=class data-testid="status">
-            {format!("Weasel v{} · {} · {text}", status.version, status.database.label())}
-        </span>
     }
 }
 

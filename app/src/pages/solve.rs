@@ -74,6 +74,58 @@ fn send_on_enter(event: leptos::ev::KeyboardEvent) {
     let _ = event;
 }
 
+/// A question typed before signing in, kept in the browser (local storage,
+/// so the tab the confirmation mail opens has it too) for an hour.
+mod pending {
+    use leptos::prelude::*;
+
+    use crate::api::Subject;
+
+    #[cfg(feature = "hydrate")]
+    const KEY: &str = "weasel.pending-question";
+
+    pub fn keep(subject: Subject, text: &str) {
+        #[cfg(feature = "hydrate")]
+        if !text.trim().is_empty()
+            && let Ok(Some(storage)) = window().local_storage()
+        {
+            let value = serde_json::json!({ "subject": subject, "text": text, "at": js_sys::Date::now() });
+            let _ = storage.set_item(KEY, &value.to_string());
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (subject, text);
+    }
+
+    /// The kept question (removed from storage), if there is a fresh one.
+    pub fn take() -> Option<(Subject, String)> {
+        #[cfg(feature = "hydrate")]
+        {
+            let storage = window().local_storage().ok().flatten()?;
+            let raw = storage.get_item(KEY).ok().flatten()?;
+            let _ = storage.remove_item(KEY);
+            let value: serde_json::Value = serde_json::from_str(&raw).ok()?;
+            let fresh = js_sys::Date::now() - value["at"].as_f64()? < 3_600_000.0;
+            let subject = serde_json::from_value(value["subject"].clone()).ok()?;
+            let text = value["text"].as_str()?.to_string();
+            (fresh && !text.trim().is_empty()).then_some((subject, text))
+        }
+        #[cfg(not(feature = "hydrate"))]
+        None
+    }
+
+    /// Submits the composer once the restored text is in the box.
+    pub fn send(question_box: NodeRef<leptos::html::Textarea>) {
+        #[cfg(feature = "hydrate")]
+        request_animation_frame(move || {
+            if let Some(form) = question_box.get_untracked().and_then(|area| area.form()) {
+                let _ = form.request_submit();
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = question_box;
+    }
+}
+
 /// The question box: a new problem (with its subject), or a follow-up.
 #[component]
 pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
@@ -90,6 +142,20 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
         }
     });
     let must_read = move || photos.any() && photos.read_first.get() && !photos.transcribed.get();
+    // A question typed before signing in comes back once signed in, and is sent.
+    let question_box = NodeRef::<leptos::html::Textarea>::new();
+    if conversation.is_none() {
+        Effect::new(move |_| {
+            if !matches!(auth.user.get(), Some(Ok(Some(_)))) {
+                return;
+            }
+            if let Some((kept_subject, text)) = pending::take() {
+                subject.set(kept_subject);
+                photos.text.set(text);
+                pending::send(question_box);
+            }
+        });
+    }
     #[cfg(feature = "hydrate")]
     let on_paste = move |event: leptos::ev::ClipboardEvent| {
         let files = event.clipboard_data().and_then(|d| d.files());
@@ -155,6 +221,7 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
                 aria-label=lang.t("문제", "Problem")
                 placeholder=placeholder
                 data-testid="question-box"
+                node_ref=question_box
                 prop:value=move || photos.text.get()
                 on:input=move |e| photos.text.set(event_target_value(&e))
                 on:keydown=send_on_enter
@@ -187,7 +254,14 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
                         }.into_any()
                     } else {
                         view! {
-                            <a class="button-link" href="/sign-in">{lang.t("로그인하고 질문하기", "Sign in to ask")}</a>
+                            <div class="sign-in-to-ask">
+                                <a class="button-link" href="/sign-in" on:click=move |_| pending::keep(subject.get_untracked(), &photos.text.get_untracked())>
+                                    {lang.t("로그인하고 질문하기", "Sign in to ask")}
+                                </a>
+                                <a href="/sign-up" data-testid="home-sign-up" on:click=move |_| pending::keep(subject.get_untracked(), &photos.text.get_untracked())>
+                                    {lang.t("처음이라면 회원가입", "New here? Sign up")}
+                                </a>
+                            </div>
                         }.into_any()
                     }
                 })}
@@ -241,7 +315,7 @@ fn Conversation(conversation: ConversationView) -> impl IntoView {
         .find(|m| !m.from_student)
         .map(|m| m.id);
     view! {
-        <Title text=conversation.title.clone()/>
+        <Title text=crate::markdown::plain_title(&conversation.title)/>
         <section class="conversation">
             <super::history::TitleBar id title=conversation.title.clone() share=conversation.share.clone()/>
             {conversation.emulator.then(|| view! {
@@ -310,7 +384,7 @@ fn Question(message: MessageView) -> impl IntoView {
     view! {
         <div class="msg msg-student">
             <QuestionPhotos ids=message.images.clone()/>
-            <p class="question">{message.content.clone()}</p>
+            <p class="question" inner_html=crate::markdown::text_with_math(&message.content)></p>
             <details class="edit-question">
                 <summary>{lang.t("질문 수정", "Edit question")}</summary>
                 <ActionForm action=edit on:submit=confirm>
@@ -371,8 +445,10 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
     let status = RwSignal::new(message.status);
     let error = RwSignal::new(message.error);
     let usage = RwSignal::new(message.usage);
+    let following = RwSignal::new(true);
     if message.status == AnswerStatus::Streaming {
         follow_live(id, text, status, error, usage);
+        keep_in_view(text, status, following);
     }
     // A finished answer may come with a new title for its conversation.
     let list = super::history::ListVersion::get();
@@ -406,7 +482,8 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
     };
 
     view! {
-        <article class="msg msg-answer" data-testid="answer" data-status=move || status_code(status.get())>
+        <article class="msg msg-answer" data-testid="answer" data-status=move || status_code(status.get())
+            data-following=move || following.get().to_string()>
             <div class="markdown" inner_html=move || markdown::render(&text.get())></div>
             {move || (status.get() != AnswerStatus::Streaming).then(|| view! {
                 <div class="answer-tools">
@@ -422,6 +499,12 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
                     {move || usage.get().map(|u| view! { <UsageNote usage=u/> })}
                 </div>
             }.into_any())}
+            {move || (status.get() == AnswerStatus::Streaming && !following.get()).then(|| view! {
+                <button type="button" class="follow-answer" data-testid="follow-answer"
+                    on:click=move |_| follow_again(following)>
+                    {lang.t("↓ 새 답변", "↓ New text")}
+                </button>
+            })}
             {move || (status.get() == AnswerStatus::Streaming).then(|| view! {
                 <div class="answer-live">
                     <span class="typing" aria-live="polite">{lang.t("답을 쓰는 중…", "Writing…")}</span>
@@ -467,6 +550,93 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
             })}
         </article>
     }
+}
+
+/// Keeps a streaming answer's newest text in view while the reader stays
+/// at the bottom of the page; scrolling up stops it, and `following` says so
+/// (the "↓ 새 답변" button brings them back).
+fn keep_in_view(text: RwSignal<String>, status: RwSignal<AnswerStatus>, following: RwSignal<bool>) {
+    #[cfg(feature = "hydrate")]
+    {
+        fn to_bottom() {
+            if let Some(root) = document().document_element() {
+                window().scroll_to_with_x_and_y(0.0, f64::from(root.scroll_height()));
+            }
+        }
+        // The reader's own moves upwards stop the following at once (before
+        // the next delta could scroll them back down); reaching the bottom
+        // again resumes it.
+        let wheel = window_event_listener(leptos::ev::wheel, move |event| {
+            if event.delta_y() < 0.0 {
+                following.set(false);
+            }
+        });
+        let touch_y = StoredValue::new(0.0f64);
+        let touch_start = window_event_listener(leptos::ev::touchstart, move |event| {
+            if let Some(touch) = event.touches().get(0) {
+                touch_y.set_value(f64::from(touch.client_y()));
+            }
+        });
+        let touch_move = window_event_listener(leptos::ev::touchmove, move |event| {
+            if let Some(touch) = event.touches().get(0)
+                && f64::from(touch.client_y()) > touch_y.get_value() + 10.0
+            {
+                following.set(false);
+            }
+        });
+        let keys = window_event_listener(leptos::ev::keydown, move |event| {
+            if matches!(event.key().as_str(), "PageUp" | "ArrowUp" | "Home") {
+                following.set(false);
+            }
+        });
+        // Moving up (a scrollbar drag too) stops the following; moving down
+        // to the bottom resumes it. A smooth scroll upwards starts near the
+        // bottom, so only downward moves may resume.
+        let last_y = StoredValue::new(window().scroll_y().unwrap_or(0.0));
+        let scroll = window_event_listener(leptos::ev::scroll, move |_| {
+            let Some(root) = document().document_element() else {
+                return;
+            };
+            let y = window().scroll_y().unwrap_or(0.0);
+            let previous = last_y.get_value();
+            last_y.set_value(y);
+            let seen = window()
+                .inner_height()
+                .ok()
+                .and_then(|h| h.as_f64())
+                .unwrap_or(0.0)
+                + y;
+            if y < previous - 4.0 {
+                following.set(false);
+            } else if y > previous && f64::from(root.scroll_height()) - seen < 80.0 {
+                following.set(true);
+            }
+        });
+        on_cleanup(move || {
+            wheel.remove();
+            touch_start.remove();
+            touch_move.remove();
+            keys.remove();
+            scroll.remove();
+        });
+        Effect::new(move |_| {
+            text.track();
+            if status.get_untracked() == AnswerStatus::Streaming && following.get_untracked() {
+                request_animation_frame(to_bottom);
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (text, status, following);
+}
+
+/// Scrolls to the end of the page and follows the answer again.
+fn follow_again(following: RwSignal<bool>) {
+    #[cfg(feature = "hydrate")]
+    if let Some(root) = document().document_element() {
+        window().scroll_to_with_x_and_y(0.0, f64::from(root.scroll_height()));
+    }
+    following.set(true);
 }
 
 /// An answer's tokens and cost, folded: the summary is the cost.

@@ -11,6 +11,8 @@ pub struct SearchRow {
     pub title: String,
     pub message_id: MessageId,
     pub content: String,
+    pub subject: super::Subject,
+    pub created_at: i64,
 }
 
 /// The trigram index needs three characters; shorter queries scan instead.
@@ -36,7 +38,7 @@ impl Storage {
             && query.chars().count() >= TRIGRAM
         {
             return Ok(sqlx::query_as::<_, SearchRow>(
-                "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
+                "SELECT m.conversation_id, c.title, m.id AS message_id, m.content, c.subject, m.created_at
                  FROM messages_search s
                  JOIN messages m ON m.id = s.rowid
                  JOIN conversations c ON c.id = m.conversation_id
@@ -58,7 +60,7 @@ impl Storage {
             "LIKE"
         };
         let sql = format!(
-            "SELECT m.conversation_id, c.title, m.id AS message_id, m.content
+            "SELECT m.conversation_id, c.title, m.id AS message_id, m.content, c.subject, m.created_at
              FROM messages m JOIN conversations c ON c.id = m.conversation_id
              WHERE c.user_id = $1 AND m.content {operator} $2 ESCAPE '\\'
              ORDER BY m.id DESC LIMIT $3"
