@@ -313,3 +313,63 @@ async fn the_s3_store_keeps_reads_and_deletes_images() {
     store.delete(key).await.unwrap();
     assert!(store.put("../../etc/passwd", vec![1], "image/png").await.is_err());
 }
+
+/// Total prompt tokens (plain, cache read, cache write) of a conversation's last answer.
+fn prompt_tokens(view: &Value) -> i64 {
+    let usage = &view["messages"].as_array().unwrap().last().unwrap()["usage"];
+    ["input_tokens", "cache_read_tokens", "cache_write_tokens"]
+        .iter()
+        .map(|k| usage[*k].as_i64().unwrap())
+        .sum()
+}
+
+/// What a follow-up costs in input tokens after a photo question, with and
+/// without a checked transcript, on the emulator's usage figures (printed;
+/// the saving is asserted).
+#[tokio::test]
+async fn follow_ups_after_a_checked_transcript_do_not_send_the_photo_again() {
+    let app = TestApp::spawn(BACKENDS[0]).await;
+    let student = app.signed_up("follow-up-cost@example.com").await;
+    let text = "다음 글을 읽고 물음에 답하시오. 윗글의 내용과 일치하는 것은?";
+    let photo = || {
+        let image = bedrock_emulator::vision::problem_photo(text, 1200, 900);
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let photo_tokens = bedrock_emulator::vision::image_tokens(1200, 900) as i64;
+    let mut follow_up_tokens = vec![];
+    for transcribed in [true, false] {
+        let id = uploaded_id(&app, &student, photo()).await;
+        let mut form = vec![("subject", "korean"), ("question", text), ("images", id.as_str())];
+        if transcribed {
+            form.push(("transcribed", "1"));
+        }
+        let asked: Value = app.call(&student, "ask", &form).await.json().await.unwrap();
+        let conversation = asked["conversation"].as_i64().unwrap();
+        let first = finished_conversation(&app, &student, conversation).await;
+        let conversation_id = conversation.to_string();
+        let follow_up = [
+            ("conversation", conversation_id.as_str()),
+            ("subject", "korean"),
+            ("question", "②번은 왜 틀렸나요?"),
+        ];
+        let response = app.call(&student, "ask", &follow_up).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let second = finished_conversation(&app, &student, conversation).await;
+        println!(
+            "photo {photo_tokens} tokens; transcribed: {transcribed}; first answer's prompt {} tokens, follow-up's {}",
+            prompt_tokens(&first),
+            prompt_tokens(&second)
+        );
+        follow_up_tokens.push(prompt_tokens(&second));
+    }
+    // The transcript's note costs a little text; the photo it replaces costs far more.
+    let saved = follow_up_tokens[1] - follow_up_tokens[0];
+    println!("a follow-up after a checked transcript sends {saved} fewer prompt tokens");
+    assert!(
+        saved > photo_tokens * 3 / 4,
+        "saved only {saved} of a {photo_tokens}-token photo"
+    );
+    app.stop().await;
+}

@@ -10,7 +10,6 @@ use std::io::Cursor;
 use image::{
     DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits,
     codecs::{jpeg::JpegEncoder, png::PngEncoder},
-    imageops::FilterType,
     metadata::Orientation,
 };
 
@@ -91,7 +90,9 @@ pub fn check(raw: &[u8]) -> Result<Checked, ImageError> {
             ((f64::from(w) * scale).round() as u32).max(1),
             ((f64::from(h) * scale).round() as u32).max(1),
         );
-        image = image.resize_exact(nw, nh, FilterType::Triangle);
+        // Integer averaging: no floating-point copy of a 12-megapixel photo,
+        // which would triple what a decode holds at once.
+        image = image.thumbnail_exact(nw, nh);
     }
     // Screenshots and scans (PNG, GIF, WebP with transparency) stay
     // lossless, which keeps small print sharp; photos become JPEG.
