@@ -41,6 +41,8 @@ test('sign up, confirm by mail, sign out, sign in, change the password, sign in 
   await expect(page.getByRole('link', { name: '로그인', exact: true })).toBeVisible();
 
   await page.getByRole('link', { name: '로그인', exact: true }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+  await hydrated(page);
   await fill(page, { '이메일': email, '비밀번호': 'wrong password here' });
   await page.getByRole('button', { name: '로그인' }).click();
   await expect(page.getByTestId('form-error')).toHaveText('이메일 또는 비밀번호가 올바르지 않아요.');

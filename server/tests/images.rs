@@ -373,3 +373,40 @@ async fn follow_ups_after_a_checked_transcript_do_not_send_the_photo_again() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_an_account_deletes_its_photos() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let email = "leaving@example.com";
+        let student = app.signed_up(email).await;
+        let sent = uploaded_id(&app, &student, problem_png("보낸 사진")).await;
+        let unsent = uploaded_id(&app, &student, problem_png("안 보낸 사진")).await;
+        let asked = app
+            .call(
+                &student,
+                "ask",
+                &[("subject", "korean"), ("question", "풀어 줘"), ("images", &sent)],
+            )
+            .await;
+        assert_eq!(asked.status(), StatusCode::OK);
+        let asked: Value = asked.json().await.unwrap();
+        finished_conversation(&app, &student, asked["conversation"].as_i64().unwrap()).await;
+        let stored = DirectoryStore::new(common::test_image_dir());
+        assert!(stored.get(&sent).await.unwrap().is_some() && stored.get(&unsent).await.unwrap().is_some());
+
+        let deleted = app.call(&student, "delete_account", &[("confirm", email)]).await;
+        assert_eq!(deleted.status(), StatusCode::OK, "{backend:?}");
+        let mut gone = false;
+        for _ in 0..100 {
+            if stored.get(&sent).await.unwrap().is_none() && stored.get(&unsent).await.unwrap().is_none() {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(gone, "an account's photos outlived it ({backend:?})");
+        assert_eq!(image_rows(&app).await, 0);
+        app.stop().await;
+    }
+}
