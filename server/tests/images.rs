@@ -36,6 +36,22 @@ async fn uploaded_id(app: &TestApp, client: &reqwest::Client, body: Vec<u8>) -> 
     json["id"].as_str().unwrap().to_string()
 }
 
+/// Whether every one of `ids` leaves the directory store within five seconds.
+async fn swept(ids: &[&str]) -> bool {
+    let stored = DirectoryStore::new(common::test_image_dir());
+    for _ in 0..100 {
+        let mut left = 0;
+        for id in ids {
+            left += usize::from(stored.get(id).await.unwrap().is_some());
+        }
+        if left == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// The conversation's view, once its last answer has ended.
 async fn finished_conversation(app: &TestApp, client: &reqwest::Client, id: i64) -> Value {
     for _ in 0..200 {
@@ -193,15 +209,10 @@ async fn a_photo_is_read_solved_shared_and_deleted_with_its_conversation() {
             .await
             .unwrap();
         assert_eq!(gone.status(), StatusCode::NOT_FOUND);
-        let mut swept = false;
-        for _ in 0..100 {
-            if stored.get(&id).await.unwrap().is_none() {
-                swept = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(swept, "the bytes of a deleted conversation's photo stayed");
+        assert!(
+            swept(&[&id]).await,
+            "the bytes of a deleted conversation's photo stayed"
+        );
         app.stop().await;
     }
 }
@@ -397,15 +408,10 @@ async fn deleting_an_account_deletes_its_photos() {
 
         let deleted = app.call(&student, "delete_account", &[("confirm", email)]).await;
         assert_eq!(deleted.status(), StatusCode::OK, "{backend:?}");
-        let mut gone = false;
-        for _ in 0..100 {
-            if stored.get(&sent).await.unwrap().is_none() && stored.get(&unsent).await.unwrap().is_none() {
-                gone = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(gone, "an account's photos outlived it ({backend:?})");
+        assert!(
+            swept(&[&sent, &unsent]).await,
+            "an account's photos outlived it ({backend:?})"
+        );
         assert_eq!(image_rows(&app).await, 0);
         app.stop().await;
     }
