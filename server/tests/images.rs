@@ -276,6 +276,8 @@ async fn bad_files_get_clear_messages_and_nothing_is_stored() {
         .await
         .unwrap();
     assert_eq!(taken_back.status(), StatusCode::NO_CONTENT);
+    let stored = DirectoryStore::new(common::test_image_dir());
+    assert_eq!(stored.get(&ids[0]).await.unwrap(), None, "its bytes go at once");
     let gone = student
         .get(app.url(&format!("/images/{}", ids[0])))
         .send()

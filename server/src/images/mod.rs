@@ -201,8 +201,12 @@ impl Images {
     /// Removes an upload the student took back before sending.
     pub async fn discard(&self, user: UserId, id: &str) -> Result<bool, UploadError> {
         let discarded = self.storage.discard_image(user, id).await?;
-        if discarded {
-            self.sweep().await;
+        // Only this upload's bytes and row go now; if that fails, the
+        // periodic sweep takes them (the row is already unlinked).
+        if discarded && let Err(err) = self.store.delete(id).await {
+            tracing::warn!(error = %err, "cannot delete a taken-back upload now; the sweep will");
+        } else if discarded {
+            self.storage.delete_image_row(id).await?;
         }
         Ok(discarded)
     }

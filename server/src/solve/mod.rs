@@ -821,7 +821,7 @@ impl Solver {
 
     /// Writes a student's unsent photos out as text, streamed. Refused
     /// past the student's or the service's daily limits; what it costs is
-    /// counted for both when it ends (see [`Transcription::settle`]).
+    /// counted for both when it ends (see [`Solver::settle_transcription`]).
     pub async fn transcribe(
         &self,
         user: UserId,
