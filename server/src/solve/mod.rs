@@ -1129,17 +1129,22 @@ impl Solver {
         started: Instant,
         outcome: &mut AnswerOutcome,
     ) -> Result<(), ModelError> {
-        let history = self
+        let (history, any_photos) = self
             .storage
-            .messages(conversation)
+            .messages_for_model(conversation)
             .await
             .map_err(|e| ModelError::Unavailable(format!("history: {e}")))?;
-        let mut photos = crate::storage::by_message(
-            self.storage
-                .conversation_images(conversation)
-                .await
-                .map_err(|e| ModelError::Unavailable(format!("images: {e}")))?,
-        );
+        // Most conversations have none: their answers make no second query.
+        let mut photos = if any_photos {
+            crate::storage::by_message(
+                self.storage
+                    .conversation_images(conversation)
+                    .await
+                    .map_err(|e| ModelError::Unavailable(format!("images: {e}")))?,
+            )
+        } else {
+            Default::default()
+        };
         let newest_question = history
             .iter()
             .filter(|m| m.role == Role::User)

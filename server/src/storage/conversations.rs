@@ -200,6 +200,32 @@ impl Storage {
         })
     }
 
+    /// The conversation's messages as [`Storage::messages`] gives them, and
+    /// whether any has photos: the model's context in one query, so an
+    /// answer without photos never looks for them.
+    pub async fn messages_for_model(&self, conversation: ConversationId) -> Result<(Vec<Message>, bool)> {
+        #[derive(sqlx::FromRow)]
+        struct Flagged {
+            #[sqlx(flatten)]
+            message: Message,
+            photos: i64,
+        }
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, Flagged>(
+            "SELECT m.id, m.conversation_id, m.role, m.content, m.status, m.error, m.created_at,
+                    CAST(CASE WHEN EXISTS (SELECT 1 FROM images i WHERE i.message_id = m.id)
+                         THEN 1 ELSE 0 END AS BIGINT) AS photos
+             FROM messages m WHERE m.conversation_id = $1 ORDER BY m.id",
+        )
+        .bind(conversation)
+        .fetch_all(pool)
+        .await)?;
+        let photos = rows.iter().any(|r| r.photos > 0);
+        let messages = self
+            .with_chunks(rows.into_iter().map(|r| r.message).collect())
+            .await?;
+        Ok((messages, photos))
+    }
+
     pub async fn messages(&self, conversation: ConversationId) -> Result<Vec<Message>> {
         let messages = on_pool!(self, pool => sqlx::query_as::<_, Message>(
             "SELECT id, conversation_id, role, content, status, error, created_at
