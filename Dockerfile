@@ -31,6 +31,8 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
+# The wasm's compiler flags (erased component types), before the cached build.
+COPY .cargo .cargo
 RUN cargo chef cook --locked --release -p weasel-server --recipe-path recipe.json \
     && cargo chef cook --locked --profile wasm-release --target wasm32-unknown-unknown \
         -p weasel-frontend --recipe-path recipe.json

@@ -28,6 +28,12 @@ export default defineConfig({
   workers: 2,
   forbidOnly: true,
   reporter: [['list']],
+  projects: [
+    { name: 'browser', testIgnore: /lighthouse\.spec\.ts/ },
+    // Alone, after the rest: a performance score measures the machine's CPU,
+    // so nothing else may run beside it.
+    { name: 'lighthouse', testMatch: /lighthouse\.spec\.ts/, dependencies: ['browser'] },
+  ],
   outputDir: join(targetDir, 'playwright-results'),
   use: {
     baseURL,

@@ -13,7 +13,8 @@ source "$(dirname "$0")/lib.sh"
 binary="${1:-$TARGET_DIR/debug/weasel-server}"
 site="${2:-$SITE_ROOT}"
 [ -x "$binary" ] || die "no server binary at $binary (cargo build -p weasel-server)"
-[ -f "$site/pkg/weasel_bg.wasm" ] || die "no site at $site (scripts/build-site.sh)"
+[ -f "$site/output-name" ] || die "no site at $site (scripts/build-site.sh)"
+name="$(cat "$site/output-name")"
 
 step "one-container layout from an empty directory"
 root="$(mktemp -d)"
@@ -69,11 +70,16 @@ expect() { # url, expected status, expected content type prefix, [text the body 
   note "$2 $type  $1"
 }
 expect "$base/readyz" 200 application/json '"ready"'
-expect "$base/" 200 text/html '/pkg/weasel.js'
+expect "$base/" 200 text/html "/pkg/$name.js"
 expect "$base/sign-in" 200 text/html '<form'
-expect "$base/pkg/weasel.js" 200 text/javascript
-expect "$base/pkg/weasel_bg.wasm" 200 application/wasm
-expect "$base/pkg/weasel.css" 200 text/css
+expect "$base/pkg/$name.js" 200 text/javascript
+expect "$base/pkg/${name}_bg.wasm" 200 application/wasm
+expect "$base/pkg/$name.css" 200 text/css
+# Precompressed, and kept by browsers: the name changes with the content.
+curl -s -D - -o /dev/null -H 'Accept-Encoding: br' "$base/pkg/${name}_bg.wasm" | grep -qi '^content-encoding: br' ||
+  fail "the wasm is not served as brotli"
+curl -s -D - -o /dev/null "$base/pkg/$name.css" | grep -qi '^cache-control: public, max-age=31536000, immutable' ||
+  fail "the stylesheet is not cached as immutable"
 expect "$base/favicon.svg" 200 image/svg+xml
 expect "$base/no-such-page" 404 text/html
 expect "http://127.0.0.1:$metrics_port/metrics" 200 text/plain 'weasel_http_requests_total'

@@ -66,6 +66,9 @@ note "$("$ROOT/tools/node_modules/.bin/wasm-opt" --version)"
 if $for_tests; then
   step "Chromium, PostgreSQL, nginx and Playwright"
   [ -x /usr/bin/chromium ] || apt_install chromium
+  # Korean in the system's fonts, as students' phones have it: the screenshot
+  # baselines (end2end/tests/look.spec.ts-snapshots) are taken with these.
+  [ -d /usr/share/fonts/opentype/noto ] && fc-list 2>/dev/null | grep -q "Noto Sans CJK" || apt_install fonts-noto-cjk
   # The reverse proxy in front of the three-replica test (started by that test, not as a service).
   [ -x /usr/sbin/nginx ] || apt_install nginx-light
   # Builds and runs the runtime image (scripts/check-image.sh); runc, since

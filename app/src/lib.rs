@@ -15,11 +15,25 @@ mod pages;
 pub mod stream;
 /// Answers as HTML: one renderer for the server and the browser (see `weasel-render`).
 pub use render as markdown;
+
+/// HTML that the server renders into the page (an answer, a question or a
+/// title with math): made when the server renders or the browser builds a
+/// view, skipped while the browser hydrates, where the element keeps what
+/// the server sent and the value is never written. Rendering every answer
+/// again at hydration made the page unresponsive for a third of a second on
+/// a mid-range phone.
+pub fn server_html(make: impl FnOnce() -> String) -> String {
+    #[cfg(feature = "hydrate")]
+    if leptos::prelude::Owner::current_shared_context().is_some_and(|context| context.during_hydration()) {
+        return String::new();
+    }
+    make()
+}
 #[cfg(feature = "ssr")]
 pub mod ports;
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Link, Meta, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
@@ -27,7 +41,8 @@ use leptos_router::{
 
 use crate::i18n::{Lang, current_lang};
 
-/// Name of the generated JS/wasm/CSS files under `/pkg` (also cargo-leptos' `name`).
+/// Name of the generated JS/wasm/CSS files under `/pkg` (also cargo-leptos' `name`)
+/// when the site was built without hashed names.
 pub const OUTPUT_NAME: &str = "weasel";
 
 /// The HTML document around the application, rendered on the server only.
@@ -39,7 +54,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <link rel="stylesheet" href=format!("/pkg/{}.css", options.output_name)/>
+                <HydrationScript options=options.clone()/>
                 <MetaTags/>
             </head>
             <body>
@@ -47,6 +63,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Loads the WebAssembly and hydrates the page once the browser is first
+/// idle after painting it (2 s at the latest). Leptos' `HydrationScripts`
+/// also preloads both files from the head, which makes the 450 KB download
+/// compete with the text and the stylesheet for the first paint; here the
+/// page is read first and made interactive right after.
+#[component]
+fn HydrationScript(options: LeptosOptions) -> impl IntoView {
+    let name = options.output_name.to_string();
+    let pkg = options.site_pkg_dir.to_string();
+    let script = format!(
+        "const hydrate = () => import({js:?}).then((m) => m.default({{ module_or_path: {wasm:?} }}).then(() => m.hydrate()));\n\
+         if (\"requestIdleCallback\" in window) requestIdleCallback(hydrate, {{ timeout: 2000 }}); else setTimeout(hydrate, 0);",
+        js = format!("/{pkg}/{name}.js"),
+        wasm = format!("/{pkg}/{name}_bg.wasm"),
+    );
+    view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }
 
 /// Every view awaits its resources inside `Suspend::new(async { r.await })`
@@ -62,7 +96,6 @@ pub fn App() -> impl IntoView {
     auth::provide_auth();
 
     view! {
-        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content=lang.t(
             "Weasel — 시험 문제를 올리면 정답부터, 그다음 풀이를 단계별로 알려 주는 AI 튜터",

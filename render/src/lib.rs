@@ -35,8 +35,20 @@ pub fn render(markdown: &str) -> String {
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
         other => Some(other),
     });
+    // A heading with nothing in it (mid-stream, the text ends at "## ") is
+    // left out: an empty heading is noise to a screen reader.
+    let mut kept: Vec<Event> = Vec::new();
+    for event in events {
+        if matches!(event, Event::End(TagEnd::Heading(_)))
+            && matches!(kept.last(), Some(Event::Start(Tag::Heading { .. })))
+        {
+            kept.pop();
+            continue;
+        }
+        kept.push(event);
+    }
     let mut out = String::with_capacity(source.len() * 3 / 2);
-    html::push_html(&mut out, events);
+    html::push_html(&mut out, kept.into_iter());
     mark_final_answer(sanitize(&out))
 }
 
@@ -228,5 +240,11 @@ mod tests {
         for cut in ["**굵", "$x^", "$$\\frac{1", "- 항", "| a | b |\n|--"] {
             let _ = render(cut);
         }
+        // A heading whose words have not arrived yet is not an empty heading.
+        assert_eq!(
+            render("정답: ③\n\n## "),
+            "<p class=\"final-answer\">정답: ③</p>\n"
+        );
+        assert_eq!(render("## 풀이"), "<h2>풀이</h2>\n");
     }
 }

@@ -293,8 +293,9 @@ fn router(
     mailer: Mailer,
     local_addr: SocketAddr,
 ) -> Router {
+    let site = SiteFiles::read(&settings.site_root);
     let leptos_options = LeptosOptions::builder()
-        .output_name(app::OUTPUT_NAME)
+        .output_name(site.output_name.as_str())
         .site_root(settings.site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
         .site_addr(local_addr)
@@ -385,6 +386,7 @@ fn router(
             app::stream::TRANSCRIBE_PATH,
             axum::routing::post(images::http::transcribe),
         )
+        .nest_service("/pkg", site.pkg_service())
         .route("/auth/{provider}/start", get(oauth::start))
         .route("/auth/{provider}/callback", get(oauth::callback))
         .leptos_routes_with_context(&state, route_list(), provide_services.clone(), app_fn)
@@ -413,6 +415,55 @@ fn router(
             security_headers,
         ));
     with_http_layers(router)
+}
+
+/// The built browser bundle under `<site root>/pkg`, as `scripts/build-site.sh`
+/// leaves it: file names carrying a hash of their content (named in
+/// `<site root>/output-name`), each with a `.br` and a `.gz` beside it.
+struct SiteFiles {
+    pkg: std::path::PathBuf,
+    output_name: String,
+    hashed: bool,
+}
+
+impl SiteFiles {
+    fn read(site_root: &std::path::Path) -> Self {
+        let hashed_name = std::fs::read_to_string(site_root.join("output-name"))
+            .ok()
+            .map(|name| name.trim().to_owned())
+            .filter(|name| {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+            });
+        Self {
+            pkg: site_root.join("pkg"),
+            hashed: hashed_name.is_some(),
+            output_name: hashed_name.unwrap_or_else(|| app::OUTPUT_NAME.to_owned()),
+        }
+    }
+
+    /// Precompressed files by the browser's `Accept-Encoding` (brotli, gzip,
+    /// or as they are); a hashed name never changes content, so browsers keep
+    /// it for a year without asking again.
+    fn pkg_service(&self) -> Router {
+        let cache = if self.hashed {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        Router::new()
+            .fallback_service(
+                tower_http::services::ServeDir::new(&self.pkg)
+                    .precompressed_br()
+                    .precompressed_gzip(),
+            )
+            .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static(cache),
+            ))
+    }
 }
 
 /// Request ids (kept from the client's `x-request-id` or made up), a log line

@@ -154,3 +154,65 @@ async fn nobody_else_can_read_an_answer() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+/// A reader that stops reading holds nobody up: the answer is written to
+/// the end while it sleeps, another reader gets every byte on time, and the
+/// sleeper, once it reads again, gets exactly the stored text (it fell out
+/// of the live buffer and was caught up from the text so far).
+#[tokio::test]
+async fn a_reader_that_stops_reading_holds_nobody_up() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = app.signed_up("sleeper@example.com").await;
+    let form = [
+        ("subject", "korean"),
+        ("question", "아주 긴 풀이 [[bytes:100000]] [[pace:0]]"),
+    ];
+    let asked: Value = app.call(&client, "ask", &form).await.json().await.unwrap();
+    let answer = asked["answer"].as_i64().unwrap();
+    let url = app.url(&format!("/api/answers/{answer}/events"));
+
+    // The sleeper connects first, then reads nothing until the end.
+    let sleeper = client.get(&url).send().await.unwrap();
+    let awake = client.get(&url).send().await.unwrap();
+    let on_time = read_events(awake, |events| events.last().is_some_and(|e| e.event == "done")).await;
+    let text_of = |events: &[Sse]| {
+        let mut text = String::new();
+        for event in events.iter().filter(|e| e.event == "delta") {
+            let offset = event.data["offset"].as_u64().unwrap() as usize;
+            assert_eq!(offset, text.len(), "contiguous, nothing twice");
+            text.push_str(event.data["text"].as_str().unwrap());
+        }
+        text
+    };
+    let read_on_time = text_of(&on_time);
+    assert!(
+        read_on_time.len() > 60_000,
+        "a long answer: {} bytes",
+        read_on_time.len()
+    );
+
+    let conversation: Value = app
+        .call(
+            &client,
+            "conversation",
+            &[("id", &asked["conversation"].to_string())],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stored = conversation["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(
+        conversation["messages"][1]["status"], "Streaming",
+        "written to the end meanwhile"
+    );
+    assert_eq!(read_on_time, stored);
+
+    let late = read_events(sleeper, |events| events.last().is_some_and(|e| e.event == "done")).await;
+    assert_eq!(late.last().unwrap().event, "done");
+    assert_eq!(text_of(&late), stored, "the sleeper gets every byte, once");
+    app.stop().await;
+}

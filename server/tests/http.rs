@@ -464,3 +464,58 @@ async fn malformed_requests_are_4xx_and_write_nothing() {
         app.stop().await;
     }
 }
+
+/// The browser bundle as `scripts/build-site.sh` leaves it: hashed names,
+/// named by `output-name`, served precompressed and kept for a year.
+#[tokio::test]
+async fn the_bundle_is_served_precompressed_under_hashed_names() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(site.path().join("output-name"), "weasel.0123abcd\n").unwrap();
+    std::fs::write(pkg.join("weasel.0123abcd.css"), "body{color:red}").unwrap();
+    std::fs::write(pkg.join("weasel.0123abcd.css.br"), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join("weasel.0123abcd.css.gz"), b"gzip bytes").unwrap();
+    let root = site.path().to_path_buf();
+    let app = TestApp::spawn_with(common::Backend::Sqlite, move |s| s.site_root = root).await;
+
+    let html = app.get("/").await.text().await.unwrap();
+    assert!(
+        html.contains(r#"href="/pkg/weasel.0123abcd.css""#),
+        "the page names the hashed stylesheet"
+    );
+    assert!(html.contains("/pkg/weasel.0123abcd.js"), "and the hashed script");
+
+    let css = |encoding: &'static str| {
+        app.client
+            .get(app.url("/pkg/weasel.0123abcd.css"))
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let br = css("gzip, deflate, br").await.unwrap();
+    assert_eq!(br.status(), StatusCode::OK);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(
+        br.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        br.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert_eq!(
+        br.bytes().await.unwrap().as_ref(),
+        b"brotli bytes",
+        "sent as stored, not compressed again"
+    );
+    let gz = css("gzip").await.unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(gz.bytes().await.unwrap().as_ref(), b"gzip bytes");
+    let plain = css("identity").await.unwrap();
+    assert!(!plain.headers().contains_key("content-encoding"));
+    assert_eq!(plain.bytes().await.unwrap().as_ref(), b"body{color:red}");
+    assert_eq!(app.get("/pkg/weasel.css").await.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}

@@ -82,12 +82,13 @@ pub fn Sidebar() -> impl IntoView {
                 more.set(Vec::new());
                 next.set(page.next.clone());
                 view! {
+                <nav class="side-nav" aria-label=lang.t("내 대화", "My conversations")>
                 <input type="checkbox" id="drawer-toggle" class="drawer-toggle"
                     prop:checked=move || drawer_open.get()
                     on:change=move |ev| drawer_open.set(event_target_checked(&ev))/>
                 <label for="drawer-toggle" class="drawer-button">{lang.t("☰ 내 대화", "☰ My conversations")}</label>
                 <label for="drawer-toggle" class="drawer-backdrop" aria-hidden="true"></label>
-                <aside class="sidebar" aria-label=lang.t("내 대화", "My conversations")>
+                <div class="sidebar">
                     <a class="new-problem" href="/">{lang.t("+ 새 문제", "+ New problem")}</a>
                     <form class="search-form" method="get" action="/search" role="search">
                         <input type="search" name="q" required=true maxlength="100"
@@ -109,7 +110,8 @@ pub fn Sidebar() -> impl IntoView {
                             {lang.t("더 보기", "Show more")}
                         </button>
                     })}
-                </aside>
+                </div>
+                </nav>
             }})})}
         </Transition>
     }
@@ -135,7 +137,7 @@ fn Item(conversation: ConversationSummary) -> impl IntoView {
                 <img class="conversation-photo" src=crate::api::image_path(&id) alt="" loading="lazy"
                     width="28" height="28" data-testid="conversation-photo"/>
             })}
-            <a href=href aria-current=current inner_html=crate::markdown::text_with_math(&conversation.title)></a>
+            <a href=href aria-current=current inner_html=crate::server_html(|| crate::markdown::text_with_math(&conversation.title))></a>
             <span class="conversation-meta">{meta}</span>
         </li>
     }
@@ -177,7 +179,7 @@ pub fn TitleBar(id: i64, title: String, share: Option<String>) -> impl IntoView 
             <Show
                 when=move || editing.get()
                 fallback=move || view! {
-                    <h1 class="conversation-title" inner_html=crate::markdown::text_with_math(&shown)></h1>
+                    <h1 class="conversation-title" inner_html=crate::server_html(|| crate::markdown::text_with_math(&shown))></h1>
                     <button type="button" class="link" on:click=move |_| editing.set(true)>
                         {lang.t("이름 바꾸기", "Rename")}
                     </button>
@@ -307,7 +309,7 @@ fn Hit(hit: SearchHit) -> impl IntoView {
     );
     view! {
         <li>
-            <a href=format!("/c/{}", hit.conversation) inner_html=crate::markdown::text_with_math(&hit.title)></a>
+            <a href=format!("/c/{}", hit.conversation) inner_html=crate::server_html(|| crate::markdown::text_with_math(&hit.title))></a>
             <span class="conversation-meta" data-testid="hit-meta">{meta}</span>
             <p class="snippet">{hit.before}<mark>{hit.matched}</mark>{hit.after}</p>
         </li>

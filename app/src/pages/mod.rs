@@ -104,11 +104,12 @@ fn LanguageSwitch() -> impl IntoView {
     let lang = use_lang();
     let location = use_location();
     let link = move |to: Lang| {
-        let here = format!("{}{}", location.pathname.get(), location.search.get());
-        let here = if location.search.get().is_empty() {
+        // `search` comes without its `?`.
+        let search = location.search.get();
+        let here = if search.is_empty() {
             location.pathname.get()
         } else {
-            here
+            format!("{}?{search}", location.pathname.get())
         };
         format!(
             "/lang/{}?next={}",

@@ -384,7 +384,7 @@ fn Question(message: MessageView) -> impl IntoView {
     view! {
         <div class="msg msg-student">
             <QuestionPhotos ids=message.images.clone()/>
-            <p class="question" inner_html=crate::markdown::text_with_math(&message.content)></p>
+            <p class="question" inner_html=crate::server_html(|| crate::markdown::text_with_math(&message.content))></p>
             <details class="edit-question">
                 <summary>{lang.t("질문 수정", "Edit question")}</summary>
                 <ActionForm action=edit on:submit=confirm>
@@ -484,7 +484,7 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
     view! {
         <article class="msg msg-answer" data-testid="answer" data-status=move || status_code(status.get())
             data-following=move || following.get().to_string()>
-            <div class="markdown" inner_html=move || markdown::render(&text.get())></div>
+            <div class="markdown" inner_html=move || { let text = text.get(); crate::server_html(|| markdown::render(&text)) }></div>
             {move || (status.get() != AnswerStatus::Streaming).then(|| view! {
                 <div class="answer-tools">
                     <button type="button" class="link" on:click=copy>

@@ -113,10 +113,11 @@ pub struct Subscription {
 
 impl LiveAnswer {
     fn new(text: String, cancel: CancellationToken) -> Arc<Self> {
-        // Each slot is allocated up front, per answer: 256 events is ten
-        // seconds of text at 25 tokens/s. A follower further behind is told
-        // it lagged and continues from the text so far, losing nothing.
-        let (events, _) = broadcast::channel(256);
+        // Each slot is allocated up front, per answer, and keeps its last
+        // delta until overwritten: 64 events is two and a half seconds of
+        // text at 25 tokens/s. A follower further behind is told it lagged
+        // and continues from the text so far (one copy), losing nothing.
+        let (events, _) = broadcast::channel(64);
         Arc::new(LiveAnswer {
             state: Mutex::new(LiveState { text, ended: None }),
             persisted: AtomicUsize::new(0),

@@ -1,0 +1,37 @@
+// Runs alone, after every other test (the `lighthouse` project in
+// playwright.config.ts): its performance score measures this machine's CPU.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { test, expect, hydrated, signUp, unique } from './fixtures';
+
+type Scores = { url: string; performance: number; accessibility: number; bestPractices: number };
+
+test('Lighthouse, mobile preset: home and a conversation', async ({ page, context, baseURL }) => {
+  test.setTimeout(240_000);
+  await signUp(context, unique('lighthouse'));
+  await page.goto('/');
+  await hydrated(page);
+  const box = page.getByTestId('question-box');
+  await box.fill('이차방정식 $x^2-5x+6=0$ 의 두 근의 합은?');
+  await box.press('Enter');
+  await expect(page).toHaveURL(/\/c\/\d+/);
+  await expect(page.getByTestId('answer').last()).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  const conversation = new URL(page.url());
+  const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+
+  const run = async (url: string, signedIn: boolean): Promise<Scores> => {
+    const { stdout } = await promisify(execFile)('node', [join(__dirname, '..', 'lighthouse.mjs'), url], {
+      env: { ...process.env, WEASEL_LH_COOKIE: signedIn ? cookie : '' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    process.stdout.write(stdout.split('\n').slice(0, -2).join('\n') + '\n');
+    return JSON.parse(stdout.trim().split('\n').pop()!)[0];
+  };
+  const scores = [await run(`${baseURL}/`, false), await run(`${baseURL}${conversation.pathname}`, true)];
+  for (const s of scores) {
+    expect.soft(s.performance, `performance of ${s.url}`).toBeGreaterThanOrEqual(95);
+    expect.soft(s.accessibility, `accessibility of ${s.url}`).toBe(100);
+    expect.soft(s.bestPractices, `best practices of ${s.url}`).toBeGreaterThanOrEqual(95);
+  }
+});
