@@ -46,6 +46,10 @@ pub enum AppError {
     /// This server is restarting and takes no new questions; another will.
     #[error("restarting")]
     Restarting,
+    /// The database could not take the request in time (every connection
+    /// busy): nothing was written, the same request may be sent again.
+    #[error("busy")]
+    Busy,
     /// A daily limit is reached; it lifts at midnight in Korea.
     #[error("daily limit reached: {limit:?}")]
     LimitReached { limit: DailyLimit, resets_in_secs: i64 },
@@ -179,6 +183,12 @@ impl AppError {
                 .t(
                     "서버가 잠깐 다시 시작하는 중이에요. 몇 초 뒤에 다시 보내 주세요.",
                     "The server is restarting for a moment. Send it again in a few seconds.",
+                )
+                .into(),
+            AppError::Busy => lang
+                .t(
+                    "지금 질문이 한꺼번에 몰려 받지 못했어요. 아무것도 저장되지 않았으니 잠시 뒤 그대로 다시 보내 주세요.",
+                    "Too many questions arrived at once. Nothing was saved: send it again in a moment.",
                 )
                 .into(),
             AppError::LimitReached { limit, resets_in_secs } => {

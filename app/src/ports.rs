@@ -137,7 +137,7 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             AppError::Conflict => StatusCode::CONFLICT,
             AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Restarting => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Restarting | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         });
     }

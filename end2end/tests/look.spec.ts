@@ -28,7 +28,7 @@ test('the conversation page looks as it should, phone and desktop, light and dar
       await expect(page).toHaveScreenshot(`conversation-${name}-${colorScheme}.png`, {
         fullPage: true,
         mask,
-        maxDiffPixelRatio: 0.01,
+        maxDiffPixelRatio: 0.02,
       });
     }
   }

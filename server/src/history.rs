@@ -43,6 +43,10 @@ pub struct HistoryService {
 }
 
 fn internal(err: StorageError) -> AppError {
+    if err.is_overloaded() {
+        tracing::warn!(error = %err, "database overloaded: request refused");
+        return AppError::Busy;
+    }
     tracing::error!(error = %err, "history storage failure");
     AppError::Internal
 }

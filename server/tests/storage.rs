@@ -209,3 +209,28 @@ async fn migrations_are_idempotent_across_restarts() {
         }
     }
 }
+
+/// A database that cannot take the work in time (every connection busy)
+/// is "overloaded": the student is told to send it again (503), not that
+/// the server broke (500).
+#[tokio::test]
+async fn a_database_with_no_free_connection_is_busy_not_broken() {
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let mut settings = database.settings();
+    settings.max_connections = 1;
+    let storage = Storage::connect(&settings).await.unwrap();
+    let Storage::Sqlite(pool) = &storage else {
+        unreachable!()
+    };
+    let held = pool.acquire().await.unwrap();
+    let err = storage.ping().await.unwrap_err();
+    assert!(err.is_overloaded(), "{err}");
+    assert_eq!(
+        app::error::AppError::from(weasel_server::solve::SolveError::Storage(err)),
+        app::error::AppError::Busy
+    );
+    drop(held);
+    storage.ping().await.unwrap();
+    let other = weasel_server::storage::StorageError::NotFound("answer");
+    assert!(!other.is_overloaded());
+}

@@ -46,6 +46,10 @@ impl From<SolveError> for AppError {
                 },
                 resets_in_secs: reached.resets_in_secs,
             },
+            SolveError::Storage(err) if err.is_overloaded() => {
+                tracing::warn!(error = %err, "database overloaded: request refused, nothing written");
+                AppError::Busy
+            }
             SolveError::Storage(err) => {
                 tracing::error!(error = %err, "solve storage failure");
                 AppError::Internal

@@ -81,6 +81,25 @@ pub enum StorageError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StorageError {
+    /// The database did not take the work in time: no connection came free
+    /// within the pool's wait, or SQLite's single writer stayed busy. The
+    /// request wrote nothing and may be sent again.
+    pub fn is_overloaded(&self) -> bool {
+        match self {
+            StorageError::Database(sqlx::Error::PoolTimedOut) => true,
+            StorageError::Database(sqlx::Error::Database(err)) => {
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+                err.code()
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+                    && err.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 impl Storage {
