@@ -6,12 +6,18 @@
 # when an answer is lost or a reader's text differs from what is stored.
 #
 #   scripts/check-replicas.sh [answers]      (default 500)
+#
+# The NOTIFY-storm measurement (issue #11: 1,000 answers, no replica more
+# than a second behind) uses release builds:
+#   cargo build --release -p weasel-server --bin weasel-server --example replicas
+#   WEASEL_REPLICA_PROFILE=release scripts/check-replicas.sh 1000
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 answers="${1:-${WEASEL_REPLICA_ANSWERS:-500}}"
-server="$TARGET_DIR/debug/weasel-server"
-driver="$TARGET_DIR/debug/examples/replicas"
+profile="${WEASEL_REPLICA_PROFILE:-debug}"
+server="$TARGET_DIR/$profile/weasel-server"
+driver="$TARGET_DIR/$profile/examples/replicas"
 [ -x "$server" ] || die "no server binary at $server (cargo build -p weasel-server)"
 [ -x "$driver" ] || die "no driver at $driver (cargo build -p weasel-server --example replicas)"
 [ -x /usr/sbin/nginx ] || die "nginx is missing (scripts/setup.sh --test installs it)"
