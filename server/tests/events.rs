@@ -38,6 +38,19 @@ async fn read_events(response: reqwest::Response, mut stop: impl FnMut(&[Sse]) -
     events
 }
 
+/// The conversation `asked` started, as its owner reads it (stored rows).
+async fn stored_conversation(app: &TestApp, client: &reqwest::Client, asked: &Value) -> Value {
+    app.call(
+        client,
+        "conversation",
+        &[("id", &asked["conversation"].to_string())],
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_dropped_stream_resumes_from_the_last_event_id() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -75,16 +88,7 @@ async fn a_dropped_stream_resumes_from_the_last_event_id() {
         assert_eq!(offset, text.len(), "continues exactly where it stopped");
         text.push_str(event.data["text"].as_str().unwrap());
     }
-    let conversation: Value = app
-        .call(
-            &client,
-            "conversation",
-            &[("id", &asked["conversation"].to_string())],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let conversation = stored_conversation(&app, &client, &asked).await;
     assert_eq!(
         conversation["messages"][1]["content"].as_str().unwrap(),
         text,
@@ -191,16 +195,7 @@ async fn a_reader_that_stops_reading_holds_nobody_up() {
         read_on_time.len()
     );
 
-    let conversation: Value = app
-        .call(
-            &client,
-            "conversation",
-            &[("id", &asked["conversation"].to_string())],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let conversation = stored_conversation(&app, &client, &asked).await;
     let stored = conversation["messages"][1]["content"]
         .as_str()
         .unwrap()
