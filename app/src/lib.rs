@@ -75,7 +75,8 @@ fn HydrationScript(options: LeptosOptions) -> impl IntoView {
     let name = options.output_name.to_string();
     let pkg = options.site_pkg_dir.to_string();
     let script = format!(
-        "const hydrate = () => import({js:?}).then((m) => m.default({{ module_or_path: {wasm:?} }}).then(() => m.hydrate()));\n\
+        "const yieldNow = () => new Promise((resolve) => setTimeout(resolve, 0));\n\
+         const hydrate = () => import({js:?}).then((m) => m.default({{ module_or_path: {wasm:?} }}).then(yieldNow).then(() => m.hydrate()));\n\
          if (\"requestIdleCallback\" in window) requestIdleCallback(hydrate, {{ timeout: 2000 }}); else setTimeout(hydrate, 0);",
         js = format!("/{pkg}/{name}.js"),
         wasm = format!("/{pkg}/{name}_bg.wasm"),

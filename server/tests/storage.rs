@@ -234,3 +234,61 @@ async fn a_database_with_no_free_connection_is_busy_not_broken() {
     let other = weasel_server::storage::StorageError::NotFound("answer");
     assert!(!other.is_overloaded());
 }
+
+/// Two hundred answers ending at once, on five connections: each end reads
+/// its row and then writes it. On SQLite a transaction that begins by
+/// reading cannot wait for the write lock once another connection has
+/// committed (it fails at once with "database is locked"); every end must
+/// be stored, not retried or lost.
+#[tokio::test]
+async fn answers_ending_together_are_all_stored() {
+    on_each_backend(|backend, storage| async move {
+        let owner = user(&storage, "together@example.com").await;
+        let mut answers = vec![];
+        for i in 0..200 {
+            let conversation = storage
+                .create_conversation(owner, Subject::Math, &format!("문제 {i}"))
+                .await
+                .unwrap();
+            storage
+                .append_message(conversation.id, &question("1+1은?"))
+                .await
+                .unwrap();
+            let answer = storage
+                .start_answer(conversation.id, "model", None, None)
+                .await
+                .unwrap();
+            answers.push((conversation.id, answer.id));
+        }
+        let ends = answers.iter().map(|&(_, id)| {
+            let storage = storage.clone();
+            tokio::spawn(async move {
+                let outcome = weasel_server::storage::AnswerOutcome {
+                    content: format!("정답: 2 ({})", id.0),
+                    output_tokens: 5,
+                    total_ms: 10,
+                    ..Default::default()
+                };
+                storage.finish_answer(id, MessageStatus::Complete, &outcome).await
+            })
+        });
+        let results = futures_util::future::join_all(ends).await;
+        let failed: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| r.unwrap().err().map(|e| e.to_string()))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{backend:?}: {} of 200 ends failed: {:?}",
+            failed.len(),
+            failed.first()
+        );
+        for (conversation, id) in answers {
+            let messages = storage.messages(conversation).await.unwrap();
+            let answer = messages.iter().find(|m| m.id == id).unwrap();
+            assert_eq!(answer.status, MessageStatus::Complete, "{backend:?}");
+            assert_eq!(answer.content, format!("정답: 2 ({})", id.0), "{backend:?}");
+        }
+    })
+    .await;
+}

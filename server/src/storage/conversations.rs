@@ -84,7 +84,7 @@ impl Storage {
         let now = now_millis();
         let reservation = &new.reservation;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             let conversation = match new.conversation {
                 Some(id) => sqlx::query_as::<_, Conversation>(
                     "UPDATE conversations SET updated_at = $1 WHERE id = $2 AND user_id = $3
@@ -181,7 +181,7 @@ impl Storage {
     ) -> Result<Message> {
         let now = now_millis();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             touch_conversation!(tx, conversation, now);
             let message = sqlx::query_as::<_, Message>(
                 "INSERT INTO messages (conversation_id, role, content, status, created_at)
@@ -304,7 +304,7 @@ impl Storage {
         // the questions' and answers' own commits do not queue behind it.
         let relaxed = matches!(self, Storage::Postgres(_));
         on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             if relaxed {
                 sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
             }
@@ -361,7 +361,7 @@ impl Storage {
         outcome: &AnswerOutcome,
     ) -> Result<()> {
         on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             let reserved: Option<(Option<i64>, Option<String>, UserId)> = sqlx::query_as(
                 "SELECT m.cost_micros, m.cost_day, c.user_id FROM messages m
                  JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1",
@@ -438,7 +438,7 @@ impl Storage {
     ) -> Result<Message> {
         let now = now_millis();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             touch_conversation!(tx, conversation, now);
             let micros = reservation.map(|r| r.micros);
             let day = reservation.map(|r| r.day.as_str());
@@ -517,7 +517,7 @@ impl Storage {
     pub async fn replace_question(&self, question: &Message, content: &str) -> Result<Message> {
         let now = now_millis();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND id > $2")
                 .bind(question.conversation_id)
                 .bind(question.id)

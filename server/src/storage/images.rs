@@ -40,7 +40,7 @@ impl Storage {
     #[instrument(skip_all)]
     pub async fn insert_image(&self, new: &NewImage<'_>) -> Result<bool> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             let counted: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO user_days AS u (user_id, day, images) VALUES ($1, $2, 1)
                  ON CONFLICT (user_id, day) DO UPDATE SET images = u.images + 1

@@ -111,7 +111,7 @@ impl Storage {
         let now = now_millis();
         let expires_at = now + lease.as_millis() as i64;
         let renewed = on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             sqlx::query(
                 "INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $3)
                  ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
@@ -166,7 +166,7 @@ impl Storage {
         for id in ids {
             let text = self.chunk_text(id).await?;
             let marked = on_pool!(self, pool => async {
-                let mut tx = pool.begin().await?;
+                let mut tx = begin_write!(pool).await?;
                 let marked = sqlx::query(
                     "UPDATE messages SET content = content || $1, status = 'interrupted', error = 'lost'
                      WHERE id = $2 AND status = 'streaming'
@@ -216,7 +216,7 @@ impl Storage {
     /// whose followers poll).
     pub async fn announce(&self, news: impl IntoIterator<Item = AnswerNews>) -> Result<()> {
         if let Storage::Postgres(pool) = self {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             notify(&mut tx, news).await?;
             tx.commit().await?;
         }

@@ -33,6 +33,13 @@ macro_rules! drop_streaming_rows {
     }};
 }
 
+/// Starts a transaction that writes. See [`WritePool`].
+macro_rules! begin_write {
+    ($pool:expr) => {
+        crate::storage::WritePool::begin_write($pool)
+    };
+}
+
 mod conversations;
 mod images;
 mod leases;
@@ -101,6 +108,39 @@ impl StorageError {
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A pool whose transactions write. On SQLite they take the write lock when
+/// they begin (`BEGIN IMMEDIATE`): a deferred transaction that has read and
+/// then writes, after another connection committed, gets SQLITE_BUSY at once
+/// and never waits out the busy timeout, so under load (two thousand answers
+/// ending together) it failed where waiting a few milliseconds would have
+/// done. PostgreSQL's row locks wait anyway: a plain `BEGIN`.
+pub(crate) trait WritePool {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>>> + Send
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>>> + Send
+    {
+        self.begin()
+    }
+}
 
 impl Storage {
     /// Connects (creating a SQLite file and its directory if needed) and

@@ -96,7 +96,7 @@ impl Storage {
         reserve: i64,
     ) -> Result<std::result::Result<(), Refused>> {
         Ok(on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             if let Some(refused) = admit_in!(tx, user, day, limits, reserve) {
                 // Dropping the transaction takes any count back.
                 return Ok::<_, sqlx::Error>(Err(refused));
@@ -110,7 +110,7 @@ impl Storage {
     /// Takes back an admission whose answer could not be started.
     pub async fn release_answer(&self, user: UserId, day: &str, reserve: i64) -> Result<()> {
         on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             sqlx::query("UPDATE user_days SET answers = answers - 1 WHERE user_id = $1 AND day = $2 AND answers > 0")
                 .bind(user)
                 .bind(day)
@@ -164,7 +164,7 @@ impl Storage {
         micros: i64,
     ) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             sqlx::query(
                 "INSERT INTO user_days AS u (user_id, day, tokens, spent_micros) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (user_id, day) DO UPDATE

@@ -82,7 +82,7 @@ impl Storage {
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         let now = now_millis();
         on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             sqlx::query("DELETE FROM email_tokens WHERE (user_id = $1 AND purpose = 'reset' AND $2 = 'reset') OR expires_at < $3")
                 .bind(user)
                 .bind(purpose.as_str())
@@ -131,7 +131,7 @@ impl Storage {
              RETURNING {USER_COLUMNS}"
         );
         on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             let user = sqlx::query_as::<_, User>(&sql)
                 .bind(token_hash(token))
                 .bind(now)
@@ -163,7 +163,7 @@ impl Storage {
              RETURNING {USER_COLUMNS}"
         );
         on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool).await?;
             let user = sqlx::query_as::<_, User>(&sql)
                 .bind(token_hash(token))
                 .bind(now)
