@@ -4,10 +4,12 @@
 //!
 //! While it runs, the answer's text lives in memory ([`LiveAnswer`]) and goes
 //! to every subscriber as it arrives. The generating task never waits for
-//! the database: one flusher task writes, every [`FLUSH_EVERY`], what every
-//! live answer received since the last flush, append-only and in one
-//! transaction (group commit); the answer's own row is written once, complete,
-//! at the end. A crash loses at most the last interval of text.
+//! the database: one flusher task writes, every [`FLUSH_EVERY`] (on SQLite
+//! up to [`FLUSH_EVERY_AT_MOST`] when very many answers stream, see
+//! [`flush_interval`]), what every live answer received since the last
+//! flush, append-only and in one transaction (group commit); the answer's own
+//! row is written once, complete, at the end. A crash loses at most the last
+//! interval of text.
 
 use std::{
     collections::HashMap,
@@ -38,6 +40,20 @@ use crate::{
 
 /// How often what streaming answers received is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// The longest wait between two flushes, however many answers stream.
+pub const FLUSH_EVERY_AT_MOST: Duration = Duration::from_secs(1);
+
+/// The wait before the next flush on SQLite while `live` answers stream
+/// (PostgreSQL flushes every [`FLUSH_EVERY`]). A flush
+/// writes at least one database page per answer (each answer's chunks sit
+/// together), whatever the few bytes each received: past 500 answers the
+/// wait grows with their number (half a millisecond each), so the writes
+/// per second stay bounded and leave the database free for new questions.
+/// At 2,000 answers a crash loses at most the last second of text.
+pub fn flush_interval(live: usize) -> Duration {
+    (Duration::from_micros(500) * live as u32).clamp(FLUSH_EVERY, FLUSH_EVERY_AT_MOST)
+}
 
 /// The longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 20_000;
@@ -275,14 +291,22 @@ pub struct Solver {
     closing: CancellationToken,
 }
 
-/// Flushes every [`FLUSH_EVERY`] for as long as the solver exists.
+/// Flushes every [`flush_interval`] for as long as the solver exists.
 async fn flush_forever(solver: Weak<Solver>) {
-    let mut every = tokio::time::interval(FLUSH_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wait = FLUSH_EVERY;
     loop {
-        every.tick().await;
+        tokio::time::sleep(wait).await;
         let Some(solver) = solver.upgrade() else { return };
+        let started = Instant::now();
         solver.flush().await;
+        // PostgreSQL takes many small flushes well (measured: its time to
+        // first token doubled with longer ones, whose commit holds the
+        // notification queue); SQLite's single writer does not.
+        let every = match solver.storage.kind() {
+            app::api::DatabaseKind::Sqlite => flush_interval(solver.live.lock().unwrap().len()),
+            app::api::DatabaseKind::Postgres => FLUSH_EVERY,
+        };
+        wait = every.saturating_sub(started.elapsed());
     }
 }
 
@@ -1268,5 +1292,20 @@ mod tests {
     fn fallback_titles_are_the_first_line() {
         assert_eq!(title_from("\n  첫 줄\n둘째 줄"), "첫 줄");
         assert_eq!(title_from("   "), "새 문제");
+    }
+}
+
+#[cfg(test)]
+mod flush_tests {
+    use super::*;
+
+    /// SQLite's flush interval.
+    #[test]
+    fn the_flush_interval_stretches_with_the_answers_streaming_and_no_further() {
+        assert_eq!(flush_interval(0), FLUSH_EVERY);
+        assert_eq!(flush_interval(500), FLUSH_EVERY);
+        assert_eq!(flush_interval(1000), Duration::from_millis(500));
+        assert_eq!(flush_interval(2000), FLUSH_EVERY_AT_MOST);
+        assert_eq!(flush_interval(100_000), FLUSH_EVERY_AT_MOST);
     }
 }

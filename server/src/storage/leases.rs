@@ -216,7 +216,7 @@ impl Storage {
     /// whose followers poll).
     pub async fn announce(&self, news: impl IntoIterator<Item = AnswerNews>) -> Result<()> {
         if let Storage::Postgres(pool) = self {
-            let mut tx = begin_write!(pool).await?;
+            let mut tx = pool.begin().await?;
             notify(&mut tx, news).await?;
             tx.commit().await?;
         }

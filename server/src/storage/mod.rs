@@ -109,17 +109,47 @@ impl StorageError {
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
-/// A pool whose transactions write. On SQLite they take the write lock when
-/// they begin (`BEGIN IMMEDIATE`): a deferred transaction that has read and
-/// then writes, after another connection committed, gets SQLITE_BUSY at once
-/// and never waits out the busy timeout, so under load (two thousand answers
-/// ending together) it failed where waiting a few milliseconds would have
-/// done. PostgreSQL's row locks wait anyway: a plain `BEGIN`.
+/// A pool whose transactions write.
+///
+/// SQLite has one writer at a time. Its own waiting (the busy timeout)
+/// polls with sleeps of up to 100 ms, and a transaction that read before it
+/// wrote cannot wait at all: it fails with "database is locked" the moment
+/// another connection has committed. Sharing the pool with readers, a
+/// writer also queued for a connection behind every page load. Under load
+/// (two thousand answers starting and ending) that meant failures and
+/// seconds of waiting. So each SQLite file gets one connection of its own
+/// for write transactions: writers queue for it first come first served,
+/// never behind readers, for at most [`WRITER_WAIT`] (then the work is
+/// refused as busy, 503), and each takes the write lock as it begins
+/// (`BEGIN IMMEDIATE`). PostgreSQL locks rows and waits by itself: its
+/// writers use the pool and a plain `BEGIN`.
 pub(crate) trait WritePool {
     type Db: sqlx::Database;
     fn begin_write(
         &self,
     ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+}
+
+/// How long a write waits for SQLite's writer before it is refused as busy.
+pub(crate) const WRITER_WAIT: Duration = Duration::from_secs(10);
+
+/// The writer connection of the SQLite file `pool` opens.
+fn sqlite_writer(pool: &SqlitePool) -> SqlitePool {
+    static WRITERS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, SqlitePool>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let options = pool.connect_options();
+    WRITERS
+        .lock()
+        .unwrap()
+        .entry(options.get_filename().to_path_buf())
+        .or_insert_with(|| {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(WRITER_WAIT)
+                .connect_lazy_with((*options).clone())
+        })
+        .clone()
 }
 
 impl WritePool for SqlitePool {
@@ -128,7 +158,8 @@ impl WritePool for SqlitePool {
         &self,
     ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>>> + Send
     {
-        self.begin_with("BEGIN IMMEDIATE")
+        let writer = sqlite_writer(self);
+        async move { writer.begin_with("BEGIN IMMEDIATE").await }
     }
 }
 
