@@ -26,7 +26,9 @@ async function checkEverywhere(page: Page, what: string) {
 }
 
 test('every page passes axe, signed out and signed in, while an answer streams', async ({ page, context, browser }) => {
-  test.setTimeout(90_000);
+  // About 50 axe runs (every page at two sizes in two themes): 65-100 s on
+  // a 2-core machine.
+  test.setTimeout(240_000);
   for (const [path, what] of [['/', 'home'], ['/sign-in', 'sign-in'], ['/sign-up', 'sign-up'], ['/forgot-password', 'forgot password'], ['/no-such-page', '404']]) {
     await page.goto(path);
     await hydrated(page);
