@@ -133,23 +133,22 @@ pub(crate) trait WritePool {
 /// How long a write waits for SQLite's writer before it is refused as busy.
 pub(crate) const WRITER_WAIT: Duration = Duration::from_secs(10);
 
-/// The writer connection of the SQLite file `pool` opens.
+/// The writer connection of the SQLite file `pool` opens (made on first use).
 fn sqlite_writer(pool: &SqlitePool) -> SqlitePool {
     static WRITERS: std::sync::LazyLock<
         std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, SqlitePool>>,
     > = std::sync::LazyLock::new(Default::default);
     let options = pool.connect_options();
-    WRITERS
-        .lock()
-        .unwrap()
-        .entry(options.get_filename().to_path_buf())
-        .or_insert_with(|| {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(WRITER_WAIT)
-                .connect_lazy_with((*options).clone())
-        })
-        .clone()
+    let mut writers = WRITERS.lock().unwrap();
+    if let Some(writer) = writers.get(options.get_filename()) {
+        return writer.clone();
+    }
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(WRITER_WAIT)
+        .connect_lazy_with((*options).clone());
+    writers.insert(options.get_filename().to_path_buf(), writer.clone());
+    writer
 }
 
 impl WritePool for SqlitePool {
