@@ -133,13 +133,15 @@ pub(crate) trait WritePool {
 /// How long a write waits for SQLite's writer before it is refused as busy.
 pub(crate) const WRITER_WAIT: Duration = Duration::from_secs(10);
 
+/// The writer connection of each SQLite file this process has open.
+static SQLITE_WRITERS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, SqlitePool>>,
+> = std::sync::LazyLock::new(Default::default);
+
 /// The writer connection of the SQLite file `pool` opens (made on first use).
 fn sqlite_writer(pool: &SqlitePool) -> SqlitePool {
-    static WRITERS: std::sync::LazyLock<
-        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, SqlitePool>>,
-    > = std::sync::LazyLock::new(Default::default);
     let options = pool.connect_options();
-    let mut writers = WRITERS.lock().unwrap();
+    let mut writers = SQLITE_WRITERS.lock().unwrap();
     if let Some(writer) = writers.get(options.get_filename()) {
         return writer.clone();
     }
@@ -238,7 +240,18 @@ impl Storage {
         on_pool!(self, pool => (pool.size(), pool.num_idle()))
     }
 
+    /// Closes the pool, and on SQLite the file's writer connection too (a
+    /// later connection to the same file opens a new one).
     pub async fn close(&self) {
+        if let Storage::Sqlite(pool) = self {
+            let writer = SQLITE_WRITERS
+                .lock()
+                .unwrap()
+                .remove(pool.connect_options().get_filename());
+            if let Some(writer) = writer {
+                writer.close().await;
+            }
+        }
         on_pool!(self, pool => pool.close().await);
     }
 }
