@@ -16,8 +16,8 @@
 //! - time-to-first-token overhead: the reader's wait from asking to the first
 //!   text, minus the emulator's own wait from the request to its first delta;
 //! - the server's resident memory per open stream, CPU seconds per answer;
-//! - database writes per answer: flush rows and bytes (the server's
-//!   counters), bytes written to disk (SQLite: the process's write_bytes;
+//! - database writes per answer: journal pieces and their encoded bytes
+//!   (the server's counters), bytes written to disk (SQLite: the process's write_bytes;
 //!   PostgreSQL: WAL bytes), and write amplification = bytes written ÷ final
 //!   size;
 //! - answers complete, lost, and whether every reader's text equals the
@@ -626,7 +626,7 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
         ),
     };
     println!(
-        "  database: {flushes:.0} flush transactions; per answer {:.1} chunk rows ({:.0} bytes) + {:.2} answer-row writes \
+        "  database: {flushes:.0} flush transactions (one journal row each); per answer {:.1} journal pieces ({:.0} bytes) + {:.2} answer-row writes \
          ({:.0} bytes, each one search-index update) for {:.0} bytes of text: write amplification {logical:.2}; \
          {disk_what} per answer {:.0} ({:.2}× the text)",
         chunks / answers,

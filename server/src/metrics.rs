@@ -90,7 +90,7 @@ pub fn record_answer(status: MessageStatus, outcome: &AnswerOutcome) {
     }
 }
 
-/// One flush of streaming text: a transaction writing `chunks` rows.
+/// One flush of streaming text: one journal row holding `chunks` pieces, `bytes` long encoded.
 pub fn record_flush(chunks: usize, bytes: usize) {
     metrics::counter!("weasel_answer_flushes_total").increment(1);
     metrics::counter!("weasel_answer_chunks_written_total").increment(chunks as u64);

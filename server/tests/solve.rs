@@ -540,7 +540,7 @@ async fn answers_left_streaming_by_a_crash_become_interrupted() {
             .start_answer(conversation.id, MODEL, None, None)
             .await
             .unwrap();
-        // Two flushes' worth of chunks, the second written twice (a retried flush).
+        // Two flushes' worth of text, the second written twice (a retried flush).
         let first = "절반쯤 ";
         let chunks = [
             Chunk {
@@ -554,13 +554,13 @@ async fn answers_left_streaming_by_a_crash_become_interrupted() {
                 text: "쓰다",
             },
         ];
-        setup.storage.append_chunks(&chunks).await.unwrap();
+        setup.storage.append_journal(&chunks).await.unwrap();
         let retried = [Chunk {
             message: orphan.id,
             start_at: first.len(),
             text: "쓰다가",
         }];
-        setup.storage.append_chunks(&retried).await.unwrap();
+        setup.storage.append_journal(&retried).await.unwrap();
         // While it streams, readers see the chunks as its text.
         let streaming = setup
             .storage
@@ -661,7 +661,7 @@ async fn the_text_is_saved_while_it_streams_in_batches() {
     assert!(done.content.len() > midway.content.len());
 }
 
-/// The generating task never waits for the database: with the chunk table
+/// The generating task never waits for the database: with the journal
 /// locked against writes, text keeps reaching subscribers at the model's
 /// pace; once the lock goes, the answer is stored complete, and its own row
 /// was never rewritten while it streamed (so the search index is updated once).
@@ -672,7 +672,7 @@ async fn a_stalled_database_never_holds_back_the_stream() {
     let mut blocker = sqlx::PgConnection::connect(&setup._db.url).await.unwrap();
     blocker.execute("BEGIN").await.unwrap();
     blocker
-        .execute("LOCK TABLE answer_chunks IN EXCLUSIVE MODE")
+        .execute("LOCK TABLE answer_journal IN EXCLUSIVE MODE")
         .await
         .unwrap();
     let asked = setup
@@ -724,12 +724,6 @@ async fn a_stalled_database_never_holds_back_the_stream() {
         "stored whole: {}",
         stored.content
     );
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM answer_chunks WHERE message_id = $1")
-        .bind(asked.answer.id)
-        .fetch_one(&mut blocker)
-        .await
-        .unwrap();
-    assert_eq!(left, 0, "chunks go when the answer is complete");
 }
 
 /// Replicas share one database: a process that starts leaves the answers
@@ -808,7 +802,7 @@ async fn a_dead_writers_answers_are_interrupted_within_a_lease_and_keep_their_te
             start_at: 0,
             text: "정답: ③ 까지 쓰고",
         };
-        setup.storage.append_chunks(&[chunk]).await.unwrap();
+        setup.storage.append_journal(&[chunk]).await.unwrap();
         let followed = survivor.follow(orphan.id).await.unwrap().expect("streams");
         let own = survivor
             .ask(setup.user, None, Subject::Math, "살아 있는 답 [[pace:60]]")
@@ -889,13 +883,13 @@ async fn draining_lets_answers_finish_and_marks_what_the_grace_period_cuts() {
 fn refuse_writes(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => {
-            "CREATE TRIGGER refuse_chunks BEFORE INSERT ON answer_chunks BEGIN SELECT RAISE(ABORT, 'read-only'); END;
+            "CREATE TRIGGER refuse_journal BEFORE INSERT ON answer_journal BEGIN SELECT RAISE(ABORT, 'read-only'); END;
              CREATE TRIGGER refuse_messages BEFORE UPDATE ON messages BEGIN SELECT RAISE(ABORT, 'read-only'); END;
              CREATE TRIGGER refuse_beats BEFORE INSERT ON instances BEGIN SELECT RAISE(ABORT, 'read-only'); END;"
         }
         Backend::Postgres => {
             "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'read-only'; END $$;
-             CREATE TRIGGER refuse_chunks BEFORE INSERT ON answer_chunks FOR EACH ROW EXECUTE FUNCTION refuse();
+             CREATE TRIGGER refuse_journal BEFORE INSERT ON answer_journal FOR EACH ROW EXECUTE FUNCTION refuse();
              CREATE TRIGGER refuse_messages BEFORE UPDATE ON messages FOR EACH ROW EXECUTE FUNCTION refuse();
              CREATE TRIGGER refuse_beats BEFORE INSERT ON instances FOR EACH ROW EXECUTE FUNCTION refuse();"
         }
@@ -903,8 +897,8 @@ fn refuse_writes(backend: Backend) -> &'static str {
 }
 
 const ALLOW_WRITES: &str =
-    "DROP TRIGGER refuse_chunks; DROP TRIGGER refuse_messages; DROP TRIGGER refuse_beats;";
-const ALLOW_WRITES_PG: &str = "DROP TRIGGER refuse_chunks ON answer_chunks; \
+    "DROP TRIGGER refuse_journal; DROP TRIGGER refuse_messages; DROP TRIGGER refuse_beats;";
+const ALLOW_WRITES_PG: &str = "DROP TRIGGER refuse_journal ON answer_journal; \
      DROP TRIGGER refuse_messages ON messages; DROP TRIGGER refuse_beats ON instances;";
 
 /// While the database refuses writes the process is not ready, followers

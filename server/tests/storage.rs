@@ -292,3 +292,150 @@ async fn answers_ending_together_are_all_stored() {
     })
     .await;
 }
+
+/// Runs `sql` on whichever database `storage` is.
+async fn execute(storage: &Storage, sql: &str) {
+    match storage {
+        Storage::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        Storage::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+    }
+    .expect(sql);
+}
+
+async fn journal_rows(storage: &Storage) -> i64 {
+    match storage {
+        Storage::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT count(*) FROM answer_journal")
+                .fetch_one(pool)
+                .await
+        }
+        Storage::Postgres(pool) => {
+            sqlx::query_scalar("SELECT count(*) FROM answer_journal")
+                .fetch_one(pool)
+                .await
+        }
+    }
+    .unwrap()
+}
+
+/// Streaming text goes to the journal, one row per flush whatever the
+/// number of answers; each answer reads back its own text, in order and
+/// byte-exact (also what a process of the previous version left in
+/// `answer_chunks`); the trim keeps every row a streaming answer needs and
+/// drops the rest once the answers ended.
+#[tokio::test]
+async fn the_journal_gives_each_streaming_answer_its_text_and_is_trimmed_after() {
+    use weasel_server::storage::Chunk;
+    on_each_backend(|backend, storage| async move {
+        let owner = user(&storage, "journal@example.com").await;
+        let mut answers = vec![];
+        for i in 0..3 {
+            let conversation = storage
+                .create_conversation(owner, Subject::Korean, &format!("지문 {i}"))
+                .await
+                .unwrap();
+            storage
+                .append_message(conversation.id, &question("다음 글을 읽고"))
+                .await
+                .unwrap();
+            let answer = storage
+                .start_answer(conversation.id, "model", None, None)
+                .await
+                .unwrap();
+            answers.push(answer.id);
+        }
+        let (a, b, legacy) = (answers[0], answers[1], answers[2]);
+        let text_a = long_text(3000);
+        let text_b = "정답: ③ — 🧠 세 번째 문단이 근거입니다.".to_string();
+        // Three flushes: A in three pieces, B in two (cut inside a character's
+        // neighbourhood but on boundaries, as the flusher does).
+        let cut = |text: &str, at: usize| (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap();
+        let (a1, a2) = (cut(&text_a, 1000), cut(&text_a, 2500));
+        let b1 = cut(&text_b, 10);
+        let flushes = [
+            vec![(a, 0, &text_a[..a1]), (b, 0, &text_b[..b1])],
+            vec![(b, b1, &text_b[b1..]), (a, a1, &text_a[a1..a2])],
+            vec![(a, a2, &text_a[a2..])],
+        ];
+        for flush in &flushes {
+            let chunks: Vec<Chunk<'_>> = flush
+                .iter()
+                .map(|&(message, start_at, text)| Chunk {
+                    message,
+                    start_at,
+                    text,
+                })
+                .collect();
+            let (_, bytes) = storage.append_journal(&chunks).await.unwrap().unwrap();
+            let text: usize = chunks.iter().map(|c| c.text.len()).sum();
+            assert!(
+                bytes <= text + 8 * chunks.len(),
+                "{backend:?}: {bytes} bytes for {text}"
+            );
+        }
+        assert_eq!(journal_rows(&storage).await, 3, "{backend:?}: one row per flush");
+        execute(
+            &storage,
+            &format!(
+                "INSERT INTO answer_chunks (message_id, start_at, text) VALUES ({}, 0, '옛 버전이 쓴 ')",
+                legacy.0
+            ),
+        )
+        .await;
+        execute(
+            &storage,
+            &format!(
+                "INSERT INTO answer_chunks (message_id, start_at, text) VALUES ({}, 18, '글')",
+                legacy.0
+            ),
+        )
+        .await;
+        let read = |id| {
+            let storage = storage.clone();
+            async move { storage.answer(id).await.unwrap().unwrap().content }
+        };
+        assert_eq!(read(a).await, text_a, "{backend:?}");
+        assert_eq!(read(b).await, text_b, "{backend:?}");
+        assert_eq!(read(legacy).await, "옛 버전이 쓴 글", "{backend:?}");
+
+        // A minute passes: A began before its rows, so they stay while it streams.
+        execute(
+            &storage,
+            "UPDATE answer_journal SET written_at = written_at - 60000",
+        )
+        .await;
+        execute(
+            &storage,
+            &format!(
+                "UPDATE messages SET created_at = created_at - 120000 WHERE id = {}",
+                a.0
+            ),
+        )
+        .await;
+        storage.trim_journal().await.unwrap();
+        assert_eq!(
+            journal_rows(&storage).await,
+            3,
+            "{backend:?}: kept while A streams"
+        );
+        assert_eq!(read(a).await, text_a, "{backend:?}");
+        for id in [a, b, legacy] {
+            let outcome = weasel_server::storage::AnswerOutcome {
+                content: read(id).await,
+                ..Default::default()
+            };
+            storage
+                .finish_answer(id, MessageStatus::Complete, &outcome)
+                .await
+                .unwrap();
+        }
+        storage.trim_journal().await.unwrap();
+        assert_eq!(
+            journal_rows(&storage).await,
+            0,
+            "{backend:?}: dropped once nothing streams"
+        );
+        assert_eq!(read(a).await, text_a, "{backend:?}: the row holds it now");
+    })
+    .await;
+}

@@ -4,12 +4,11 @@
 //!
 //! While it runs, the answer's text lives in memory ([`LiveAnswer`]) and goes
 //! to every subscriber as it arrives. The generating task never waits for
-//! the database: one flusher task writes, every [`FLUSH_EVERY`] (on SQLite
-//! up to [`FLUSH_EVERY_AT_MOST`] when very many answers stream, see
-//! [`flush_interval`]), what every live answer received since the last
-//! flush, append-only and in one transaction (group commit); the answer's own
-//! row is written once, complete, at the end. A crash loses at most the last
-//! interval of text.
+//! the database: one flusher task writes, every [`FLUSH_EVERY`], what every
+//! live answer received since the last flush as ONE row of the answer
+//! journal (`storage::journal`: group commit, append-only, in time order);
+//! the answer's own row is written once, complete, at the end. A crash loses
+//! at most the last interval of text.
 
 use std::{
     collections::HashMap,
@@ -40,20 +39,6 @@ use crate::{
 
 /// How often what streaming answers received is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
-
-/// The longest wait between two flushes, however many answers stream.
-pub const FLUSH_EVERY_AT_MOST: Duration = Duration::from_secs(1);
-
-/// The wait before the next flush on SQLite while `live` answers stream
-/// (PostgreSQL flushes every [`FLUSH_EVERY`]). A flush
-/// writes at least one database page per answer (each answer's chunks sit
-/// together), whatever the few bytes each received: past 500 answers the
-/// wait grows with their number (half a millisecond each), so the writes
-/// per second stay bounded and leave the database free for new questions.
-/// At 2,000 answers a crash loses at most the last second of text.
-pub fn flush_interval(live: usize) -> Duration {
-    (Duration::from_micros(500) * live as u32).clamp(FLUSH_EVERY, FLUSH_EVERY_AT_MOST)
-}
 
 /// The longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 20_000;
@@ -103,7 +88,7 @@ pub struct Ended {
 /// replica and mirrored here for the followers connected to this one.
 pub struct LiveAnswer {
     state: Mutex<LiveState>,
-    /// How many bytes of the text the database has (in chunks).
+    /// How many bytes of the text the database has (in its journal).
     persisted: AtomicUsize,
     /// Its end is being stored: flushes leave it alone (its row gets all
     /// of its text, and its chunks are dropped).
@@ -154,10 +139,6 @@ impl LiveAnswer {
 
     fn text(&self) -> String {
         self.state.lock().unwrap().text.clone()
-    }
-
-    fn len(&self) -> usize {
-        self.state.lock().unwrap().text.len()
     }
 
     /// Appends `delta` and tells the followers, under one lock.
@@ -274,7 +255,7 @@ pub struct Solver {
     /// Answers this process generates.
     live: Mutex<HashMap<MessageId, Arc<LiveAnswer>>>,
     /// Answers other replicas generate that followers here watch.
-    mirrors: Mutex<HashMap<MessageId, Arc<LiveAnswer>>>,
+    mirrors: Mutex<HashMap<MessageId, replicas::Mirror>>,
     flushed: FlushStats,
     /// Held for the whole of a flush, so an answer's end is stored only
     /// after any flush that took its text has committed.
@@ -291,7 +272,8 @@ pub struct Solver {
     closing: CancellationToken,
 }
 
-/// Flushes every [`flush_interval`] for as long as the solver exists.
+/// Flushes every [`FLUSH_EVERY`] for as long as the solver exists (a flush
+/// that took longer is followed by the next at once).
 async fn flush_forever(solver: Weak<Solver>) {
     let mut wait = FLUSH_EVERY;
     loop {
@@ -299,15 +281,7 @@ async fn flush_forever(solver: Weak<Solver>) {
         let Some(solver) = solver.upgrade() else { return };
         let started = Instant::now();
         solver.flush().await;
-        // PostgreSQL takes many small flushes well: with longer ones its
-        // time to first token got worse (p99 273-626 ms against 228-253 ms
-        // at 1,000 answers), likely because their commit holds the
-        // notification queue. SQLite's single writer needs fewer flushes.
-        let every = match solver.storage.kind() {
-            app::api::DatabaseKind::Sqlite => flush_interval(solver.live.lock().unwrap().len()),
-            app::api::DatabaseKind::Postgres => FLUSH_EVERY,
-        };
-        wait = every.saturating_sub(started.elapsed());
+        wait = FLUSH_EVERY.saturating_sub(started.elapsed());
     }
 }
 
@@ -507,12 +481,12 @@ impl Solver {
                 text,
             })
             .collect();
-        match self.storage.append_chunks(&chunks).await {
-            Ok(()) => {
-                let bytes: usize = pending.iter().map(|(_, _, text, _)| text.len()).sum();
+        match self.storage.append_journal(&chunks).await {
+            Ok(written) => {
                 for (_, from, text, live) in &pending {
                     live.persisted.store(from + text.len(), Ordering::Relaxed);
                 }
+                let bytes = written.map_or(0, |(_, bytes)| bytes);
                 self.flushed.transactions.fetch_add(1, Ordering::Relaxed);
                 self.flushed
                     .chunks
@@ -928,7 +902,7 @@ impl Solver {
             return Ok(Some(live.subscribe()));
         }
         if let Some(mirror) = self.mirrors.lock().unwrap().get(&id) {
-            return Ok(Some(mirror.subscribe()));
+            return Ok(Some(mirror.live.subscribe()));
         }
         let Some(message) = self.storage.answer(id).await? else {
             return Ok(None);
@@ -944,7 +918,11 @@ impl Solver {
             .lock()
             .unwrap()
             .entry(id)
-            .or_insert_with(|| LiveAnswer::new(message.content, CancellationToken::new()))
+            .or_insert_with(|| replicas::Mirror {
+                live: LiveAnswer::new(message.content, CancellationToken::new()),
+                began: message.created_at,
+            })
+            .live
             .clone();
         Ok(Some(mirror.subscribe()))
     }
@@ -1293,15 +1271,5 @@ mod tests {
     fn fallback_titles_are_the_first_line() {
         assert_eq!(title_from("\n  첫 줄\n둘째 줄"), "첫 줄");
         assert_eq!(title_from("   "), "새 문제");
-    }
-
-    /// SQLite's flush interval.
-    #[test]
-    fn the_flush_interval_stretches_with_the_answers_streaming_and_no_further() {
-        assert_eq!(flush_interval(0), FLUSH_EVERY);
-        assert_eq!(flush_interval(500), FLUSH_EVERY);
-        assert_eq!(flush_interval(1000), Duration::from_millis(500));
-        assert_eq!(flush_interval(2000), FLUSH_EVERY_AT_MOST);
-        assert_eq!(flush_interval(100_000), FLUSH_EVERY_AT_MOST);
     }
 }

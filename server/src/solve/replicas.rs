@@ -7,16 +7,18 @@
 //!   other processes' answers alone. The heartbeat is a write, so it also
 //!   tells readiness whether the database takes writes.
 //! - **Mirrors.** Followers connected to a replica that does not write the
-//!   answer read a mirror of it, fed from the database: on PostgreSQL each
-//!   flush sends a notification (`LISTEN weasel_answers`) naming the answers
-//!   that have new chunks, and one query reads the new text of all the
-//!   mirrored answers it names. A slow tick re-reads everything in case a
-//!   notification was lost (and is the only driver on SQLite).
+//!   answer read a mirror of it, fed from the answer journal (one row per
+//!   flush of each writer, `storage::journal`): this process reads each new
+//!   row once and hands every mirrored answer its pieces. On PostgreSQL each
+//!   flush announces its row (`LISTEN weasel_answers`); a tick also reads
+//!   what is new in case a notification was lost (and is the only driver on
+//!   SQLite). A mirror that finds a gap in its text (it was made while rows
+//!   were in flight) reads its whole text again.
 
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Weak, atomic::Ordering},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::mpsc;
@@ -27,7 +29,16 @@ use crate::storage::{ANSWERS_CHANNEL, AnswerNews, MessageId, MessageStatus, Stor
 /// A heartbeat that takes longer than this counts as a failed write.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How often mirrors are re-read whatever the notifications say.
+/// How long a journal row announced, or skipped over by a newer one, is
+/// looked for: a writer on another replica that had taken its id had not
+/// committed yet. Past this, a mirror that misses its text finds a gap and
+/// reads its whole text again.
+const AWAIT_ROW: Duration = Duration::from_secs(10);
+
+/// At most this many such rows are awaited at once.
+const AWAITED_MAX: usize = 1000;
+
+/// How often the journal is read whatever the notifications say.
 const RESYNC_WITH_NOTIFY: Duration = Duration::from_secs(1);
 const RESYNC_WITHOUT_NOTIFY: Duration = Duration::from_millis(500);
 
@@ -88,6 +99,22 @@ impl Solver {
     }
 }
 
+/// An answer another process writes, followed here.
+pub(super) struct Mirror {
+    pub live: Arc<LiveAnswer>,
+    /// When it began (where its journal rows start).
+    pub began: i64,
+}
+
+/// Where this process is in the answer journal.
+struct Cursor {
+    /// Every row up to this id was read, or written before any mirror here
+    /// needed it, except those awaited.
+    seen: i64,
+    /// Rows not found yet that may still commit, since when.
+    awaited: HashMap<i64, Instant>,
+}
+
 /// Feeds the mirrors until the solver is dropped.
 pub(super) async fn mirror_forever(solver: Weak<Solver>, storage: Storage) {
     let (news_tx, mut news) = mpsc::unbounded_channel::<Vec<AnswerNews>>();
@@ -98,6 +125,10 @@ pub(super) async fn mirror_forever(solver: Weak<Solver>, storage: Storage) {
             RESYNC_WITH_NOTIFY
         }
         Storage::Sqlite(_) => RESYNC_WITHOUT_NOTIFY,
+    };
+    let mut cursor = Cursor {
+        seen: storage.journal_head().await.unwrap_or(0),
+        awaited: HashMap::new(),
     };
     let mut every = tokio::time::interval(resync);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -113,7 +144,7 @@ pub(super) async fn mirror_forever(solver: Weak<Solver>, storage: Storage) {
             }
         };
         let Some(solver) = solver.upgrade() else { return };
-        solver.refresh_mirrors(named).await;
+        solver.refresh_mirrors(named, &mut cursor).await;
     }
 }
 
@@ -153,59 +184,73 @@ async fn listen(pool: sqlx::PgPool, news: mpsc::UnboundedSender<Vec<AnswerNews>>
 }
 
 impl Solver {
-    /// Brings mirrors up to date: those `named` by notifications, or all of
-    /// them when `None`. Mirrors nobody follows any more are dropped first.
-    async fn refresh_mirrors(&self, named: Option<Vec<AnswerNews>>) {
-        // Stops pressed on other replicas, for answers written here.
+    /// Brings mirrors up to date after `named` notifications, or after a
+    /// tick (`None`): reads the journal rows that are new, and checks which
+    /// mirrored answers ended (those named, or all on a tick). Mirrors nobody
+    /// follows any more are dropped first.
+    async fn refresh_mirrors(&self, named: Option<Vec<AnswerNews>>, cursor: &mut Cursor) {
+        let mut rows_named = vec![];
+        let mut text_named = HashSet::new();
+        let mut ended_named = HashSet::new();
         for news in named.iter().flatten() {
-            if let AnswerNews::Stop(id) = news {
-                self.stop(*id);
+            match *news {
+                // Stops pressed on other replicas, for answers written here.
+                AnswerNews::Stop(id) => {
+                    self.stop(id);
+                }
+                AnswerNews::Journal(row) => rows_named.push(row),
+                AnswerNews::Text(id) => {
+                    text_named.insert(id);
+                }
+                AnswerNews::Ended(id) => {
+                    ended_named.insert(id);
+                }
             }
         }
-        let mirrors: HashMap<MessageId, Arc<LiveAnswer>> = {
+        let mirrors: HashMap<MessageId, (Arc<LiveAnswer>, i64)> = {
             let mut mirrors = self.mirrors.lock().unwrap();
-            mirrors.retain(|_, m| m.events.receiver_count() > 0);
-            mirrors.iter().map(|(id, m)| (*id, m.clone())).collect()
+            mirrors.retain(|_, m| m.live.events.receiver_count() > 0);
+            mirrors
+                .iter()
+                .map(|(id, m)| (*id, (m.live.clone(), m.began)))
+                .collect()
         };
         if mirrors.is_empty() {
+            // Nothing to feed: skip what was written meanwhile (a new
+            // mirror starts from the answer's whole text).
+            cursor.awaited.clear();
+            cursor.seen = cursor.seen.max(rows_named.iter().copied().max().unwrap_or(0));
+            if named.is_none()
+                && let Ok(head) = self.storage.journal_head().await
+            {
+                cursor.seen = cursor.seen.max(head);
+            }
             return;
         }
-        let (with_text, ended): (HashSet<MessageId>, HashSet<MessageId>) = match named {
-            None => (
-                mirrors.keys().copied().collect(),
-                mirrors.keys().copied().collect(),
-            ),
-            Some(news) => {
-                let mut text = HashSet::new();
-                let mut ended = HashSet::new();
-                for item in news {
-                    match item {
-                        AnswerNews::Text(id) if mirrors.contains_key(&id) => {
-                            text.insert(id);
-                        }
-                        AnswerNews::Ended(id) if mirrors.contains_key(&id) => {
-                            ended.insert(id);
-                        }
-                        // Handled above.
-                        AnswerNews::Stop(_) => {}
-                        _ => {}
-                    }
-                }
-                (text, ended)
-            }
-        };
-        if !with_text.is_empty() {
-            let after: Vec<(MessageId, usize)> =
-                with_text.iter().map(|id| (*id, mirrors[id].len())).collect();
-            match self.storage.chunks_after(&after).await {
-                Ok(chunks) => {
-                    for (id, start, text) in chunks {
-                        mirrors[&id].extend_from(start, &text);
+        // Answers a process of the previous version writes are re-read whole.
+        let mut reread: HashSet<MessageId> = text_named
+            .into_iter()
+            .filter(|id| mirrors.contains_key(id))
+            .collect();
+        self.read_journal(&mirrors, cursor, &mut reread).await;
+        if !reread.is_empty() {
+            let answers: Vec<(MessageId, i64)> = reread.iter().map(|id| (*id, mirrors[id].1)).collect();
+            match self.storage.streaming_text(&answers).await {
+                Ok(texts) => {
+                    for (id, text) in texts {
+                        mirrors[&id].0.extend_from(0, &text);
                     }
                 }
                 Err(err) => tracing::warn!(error = %err, "cannot read other replicas' answers"),
             }
         }
+        let ended: HashSet<MessageId> = match named {
+            None => mirrors.keys().copied().collect(),
+            Some(_) => ended_named
+                .into_iter()
+                .filter(|id| mirrors.contains_key(id))
+                .collect(),
+        };
         if !ended.is_empty() {
             let ids: Vec<MessageId> = ended.iter().copied().collect();
             let rows = match self.storage.answers_among(&ids).await {
@@ -218,7 +263,7 @@ impl Solver {
             let found: HashSet<MessageId> = rows.iter().map(|m| m.id).collect();
             let mut gone = vec![];
             for row in rows.into_iter().filter(|m| m.status != MessageStatus::Streaming) {
-                let mirror = &mirrors[&row.id];
+                let mirror = &mirrors[&row.id].0;
                 mirror.extend_from(0, &row.content);
                 mirror.end(Ended {
                     status: row.status,
@@ -232,6 +277,55 @@ impl Solver {
             let mut mirrors = self.mirrors.lock().unwrap();
             for id in gone {
                 mirrors.remove(&id);
+            }
+        }
+    }
+
+    /// Reads the journal rows after the cursor and those awaited, once, and
+    /// hands each mirror its pieces; a mirror left with a gap goes into `reread`.
+    async fn read_journal(
+        &self,
+        mirrors: &HashMap<MessageId, (Arc<LiveAnswer>, i64)>,
+        cursor: &mut Cursor,
+        reread: &mut HashSet<MessageId>,
+    ) {
+        let now = Instant::now();
+        cursor
+            .awaited
+            .retain(|_, since| now.duration_since(*since) < AWAIT_ROW);
+        let also: Vec<i64> = cursor.awaited.keys().copied().collect();
+        let rows = match self.storage.journal_after(cursor.seen, &also).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read other replicas' answers");
+                return;
+            }
+        };
+        let read: HashSet<i64> = rows.iter().map(|row| row.id).collect();
+        let newest = read.iter().copied().max().unwrap_or(0).max(cursor.seen);
+        // Ids taken by writers that had not committed when newer rows did.
+        for id in (cursor.seen + 1..newest).filter(|id| !read.contains(id)) {
+            if cursor.awaited.len() >= AWAITED_MAX {
+                break;
+            }
+            cursor.awaited.insert(id, now);
+        }
+        cursor.awaited.retain(|id, _| !read.contains(id));
+        cursor.seen = newest;
+        for row in rows {
+            let pieces = match crate::storage::decode_journal(&row.body) {
+                Ok(pieces) => pieces,
+                Err(err) => {
+                    tracing::error!(row = row.id, error = %err, "a journal row does not decode; skipped");
+                    continue;
+                }
+            };
+            for (id, start, text) in pieces {
+                if let Some((mirror, _)) = mirrors.get(&id)
+                    && !mirror.extend_from(start, text)
+                {
+                    reread.insert(id);
+                }
             }
         }
     }

@@ -1,9 +1,9 @@
 //! Conversations and their messages.
 
 use super::{
-    AnswerOutcome, AnswerStats, Begun, Chunk, Conversation, ConversationId, Message, MessageId,
-    MessageStatus, NewMessage, NewQuestion, Refused, Result, Storage, StorageError, Subject, UserId,
-    leases::AnswerNews, now_millis,
+    AnswerOutcome, AnswerStats, Begun, Conversation, ConversationId, Message, MessageId, MessageStatus,
+    NewMessage, NewQuestion, Refused, Result, Storage, StorageError, Subject, UserId, leases::AnswerNews,
+    now_millis,
 };
 
 /// In transaction `$tx`: marks conversation `$id` active at `$now`; a
@@ -287,71 +287,28 @@ impl Storage {
         Ok(found)
     }
 
-    /// Appends what streaming answers received since their last flush, all
-    /// in one transaction (group commit): one statement per batch of chunks,
-    /// whatever the number of answers. Writing a chunk again replaces it, so
-    /// a flush that failed can simply be repeated.
-    #[tracing::instrument(skip_all, fields(chunks = chunks.len()))]
-    pub async fn append_chunks(&self, chunks: &[Chunk<'_>]) -> Result<()> {
-        if chunks.is_empty() {
-            return Ok(());
-        }
-        // Well under both backends' limit of bound parameters per statement.
-        const ROWS_PER_STATEMENT: usize = 1000;
-        // Streaming text may lose its last interval in a crash anyway (the
-        // answer is then interrupted with what its chunks hold), so on
-        // PostgreSQL its commit need not wait for the WAL to reach the disk:
-        // the questions' and answers' own commits do not queue behind it.
-        let relaxed = matches!(self, Storage::Postgres(_));
-        on_pool!(self, pool => async {
-            let mut tx = begin_write!(pool).await?;
-            if relaxed {
-                sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
-            }
-            for batch in chunks.chunks(ROWS_PER_STATEMENT) {
-                let mut insert = sqlx::QueryBuilder::new("INSERT INTO answer_chunks (message_id, start_at, text) ");
-                insert.push_values(batch, |mut row, chunk| {
-                    row.push_bind(chunk.message)
-                        .push_bind(chunk.start_at as i64)
-                        .push_bind(chunk.text);
-                });
-                insert.push(" ON CONFLICT (message_id, start_at) DO UPDATE SET text = excluded.text");
-                insert.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        }
-        .await)?;
-        self.announce(chunks.iter().map(|c| AnswerNews::Text(c.message)))
-            .await?;
-        Ok(())
-    }
-
-    /// The text streaming answers have in chunks so far, appended to their
-    /// content (which is empty until they end).
+    /// The text streaming answers have in the journal so far, appended to
+    /// their content (which is empty until they end).
     async fn with_chunks(&self, mut messages: Vec<Message>) -> Result<Vec<Message>> {
-        for message in messages
-            .iter_mut()
+        let streaming: Vec<(MessageId, i64)> = messages
+            .iter()
             .filter(|m| m.status == MessageStatus::Streaming)
-        {
-            let chunks = self.chunk_text(message.id).await?;
-            message.content.push_str(&chunks);
+            .map(|m| (m.id, m.created_at))
+            .collect();
+        if streaming.is_empty() {
+            return Ok(messages);
+        }
+        let mut texts = self.streaming_text(&streaming).await?;
+        for message in &mut messages {
+            if let Some(text) = texts.remove(&message.id) {
+                message.content.push_str(&text);
+            }
         }
         Ok(messages)
     }
 
-    /// The chunks of an answer, joined in order.
-    pub(crate) async fn chunk_text(&self, id: MessageId) -> Result<String> {
-        let chunks: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(
-            "SELECT text FROM answer_chunks WHERE message_id = $1 ORDER BY start_at",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await)?;
-        Ok(chunks.concat())
-    }
-
-    /// Records how an answer ended, with its full text, and drops its chunks
-    /// and its lease, in one transaction: the only write of its row while it
+    /// Records how an answer ended, with its full text, and drops its lease,
+    /// in one transaction: the only write of its row while it
     /// lived. An answer another replica marked interrupted meanwhile (this
     /// process could not renew its lease) gets its full text back.
     pub async fn finish_answer(

@@ -3,9 +3,9 @@
 //! A process holds a lease on every answer it generates and renews all of
 //! them, with its heartbeat, in one small transaction every few seconds. An
 //! answer whose lease expired lost its writer; any process may then mark it
-//! interrupted with the text its chunks hold. On PostgreSQL every write that
-//! followers care about also sends a notification (`LISTEN weasel_answers`),
-//! so other replicas read new text at once instead of polling.
+//! interrupted with the text the journal holds. On PostgreSQL every write
+//! that followers care about also sends a notification (`LISTEN
+//! weasel_answers`), so other replicas read new text at once instead of polling.
 
 use std::time::Duration;
 
@@ -20,7 +20,10 @@ const PAYLOAD_LIMIT: usize = 7_900;
 /// What a notification on [`ANSWERS_CHANNEL`] says about one answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnswerNews {
-    /// More text is in its chunks.
+    /// A flush wrote this journal row (see `storage::journal`).
+    Journal(i64),
+    /// More text is in its chunks: what a process of the previous version
+    /// announces during a rolling update.
     Text(MessageId),
     /// It ended: its row holds the final text and status.
     Ended(MessageId),
@@ -29,12 +32,14 @@ pub enum AnswerNews {
 }
 
 impl AnswerNews {
-    /// Payloads of at most [`PAYLOAD_LIMIT`] bytes: `t<id>` / `e<id>`, space separated.
+    /// Payloads of at most [`PAYLOAD_LIMIT`] bytes: `j<row>`, `t<id>`,
+    /// `e<id>`, `s<id>`, space separated.
     pub fn payloads(news: impl IntoIterator<Item = AnswerNews>) -> Vec<String> {
         let mut payloads = vec![];
         let mut current = String::new();
         for item in news {
             let word = match item {
+                AnswerNews::Journal(row) => format!("j{row}"),
                 AnswerNews::Text(id) => format!("t{}", id.0),
                 AnswerNews::Ended(id) => format!("e{}", id.0),
                 AnswerNews::Stop(id) => format!("s{}", id.0),
@@ -58,8 +63,10 @@ impl AnswerNews {
         payload
             .split_ascii_whitespace()
             .filter_map(|word| {
-                let id = MessageId(word.get(1..)?.parse().ok()?);
+                let number: i64 = word.get(1..)?.parse().ok()?;
+                let id = MessageId(number);
                 match word.as_bytes()[0] {
+                    b'j' => Some(AnswerNews::Journal(number)),
                     b't' => Some(AnswerNews::Text(id)),
                     b'e' => Some(AnswerNews::Ended(id)),
                     b's' => Some(AnswerNews::Stop(id)),
@@ -146,15 +153,15 @@ impl Storage {
 
     /// Marks interrupted every streaming answer whose writer is gone: its
     /// lease expired, or it never had one and is older than a lease (rows
-    /// from before leases existed). Its chunks become its text. Any process
+    /// from before leases existed). What the journal holds becomes its text. Any process
     /// may run this at any time: a live lease is never touched, and two
     /// sweepers cannot both mark one answer.
     #[tracing::instrument(skip_all)]
     pub async fn sweep_expired(&self, lease: Duration) -> Result<Vec<MessageId>> {
         let now = now_millis();
         let born_before = now - lease.as_millis() as i64;
-        let ids: Vec<MessageId> = on_pool!(self, pool => sqlx::query_scalar(
-            "SELECT m.id FROM messages m LEFT JOIN answer_leases l ON l.message_id = m.id
+        let expired: Vec<(MessageId, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT m.id, m.created_at FROM messages m LEFT JOIN answer_leases l ON l.message_id = m.id
              WHERE m.status = 'streaming'
                AND (l.expires_at < $1 OR (l.message_id IS NULL AND m.created_at < $2))",
         )
@@ -162,9 +169,10 @@ impl Storage {
         .bind(born_before)
         .fetch_all(pool)
         .await)?;
+        let mut texts = self.streaming_text(&expired).await?;
         let mut swept = vec![];
-        for id in ids {
-            let text = self.chunk_text(id).await?;
+        for (id, _) in expired {
+            let text = texts.remove(&id).unwrap_or_default();
             let marked = on_pool!(self, pool => async {
                 let mut tx = begin_write!(pool).await?;
                 let marked = sqlx::query(
@@ -194,11 +202,14 @@ impl Storage {
             self.announce(swept.iter().map(|id| AnswerNews::Ended(*id)))
                 .await?;
         }
-        // Chunks a last flush wrote after its answer had ended, and the
-        // heartbeats of processes gone for a long time.
+        self.trim_journal().await?;
+        // Chunks a last flush of the previous version wrote after its answer
+        // had ended, and the heartbeats of processes gone for a long time.
         on_pool!(self, pool => async {
+            // Per chunk row, so an empty table costs nothing.
             sqlx::query(
-                "DELETE FROM answer_chunks WHERE message_id IN (SELECT id FROM messages WHERE status <> 'streaming')",
+                "DELETE FROM answer_chunks WHERE EXISTS
+                   (SELECT 1 FROM messages m WHERE m.id = answer_chunks.message_id AND m.status <> 'streaming')",
             )
             .execute(pool)
             .await?;
@@ -222,63 +233,6 @@ impl Storage {
         }
         Ok(())
     }
-
-    /// The text of answers after the given byte offsets, from their chunks:
-    /// `(id, offset, text)` for each answer that has more (what another
-    /// replica's followers need after a notification). An offset inside a
-    /// chunk returns that whole chunk; the caller trims.
-    #[tracing::instrument(skip_all, fields(answers = after.len()))]
-    pub async fn chunks_after(
-        &self,
-        after: &[(MessageId, usize)],
-    ) -> Result<Vec<(MessageId, usize, String)>> {
-        let mut found = vec![];
-        match self {
-            // One statement whatever the number of answers: arrays, no
-            // per-answer SQL to plan (this runs after every notification).
-            Storage::Postgres(pool) => {
-                let ids: Vec<i64> = after.iter().map(|(id, _)| id.0).collect();
-                let from: Vec<i64> = after.iter().map(|(_, at)| *at as i64).collect();
-                let rows: Vec<(MessageId, i64, String)> = sqlx::query_as(
-                    "SELECT c.message_id, c.start_at, c.text
-                     FROM unnest($1::bigint[], $2::bigint[]) AS f(id, from_at)
-                     JOIN answer_chunks c
-                       ON c.message_id = f.id AND c.start_at + octet_length(c.text) > f.from_at
-                     ORDER BY c.message_id, c.start_at",
-                )
-                .bind(&ids)
-                .bind(&from)
-                .fetch_all(pool)
-                .await?;
-                found.extend(rows.into_iter().map(|(id, at, text)| (id, at as usize, text)));
-            }
-            Storage::Sqlite(pool) => {
-                for batch in after.chunks(500) {
-                    let mut query = sqlx::QueryBuilder::new(
-                        "SELECT c.message_id, c.start_at, c.text FROM answer_chunks c JOIN (",
-                    );
-                    for (n, (id, from)) in batch.iter().enumerate() {
-                        if n > 0 {
-                            query.push(" UNION ALL ");
-                        }
-                        query
-                            .push("SELECT ")
-                            .push_bind(*id)
-                            .push(" AS id, ")
-                            .push_bind(*from as i64)
-                            .push(" AS from_at");
-                    }
-                    query.push(
-                        ") f ON c.message_id = f.id AND c.start_at + length(CAST(c.text AS BLOB)) > f.from_at
-                         ORDER BY c.message_id, c.start_at",
-                    );
-                    let rows: Vec<(MessageId, i64, String)> = query.build_query_as().fetch_all(pool).await?;
-                    found.extend(rows.into_iter().map(|(id, at, text)| (id, at as usize, text)));
-                }
-            }
-        }
-        Ok(found)
-    }
 }
 
 #[cfg(test)]
@@ -288,9 +242,10 @@ mod tests {
     #[test]
     fn news_round_trips_in_payloads_under_the_limit() {
         let news: Vec<AnswerNews> = (0..3000)
-            .map(|i| match i % 3 {
+            .map(|i| match i % 4 {
                 0 => AnswerNews::Ended(MessageId(i * 1_000_003)),
                 1 => AnswerNews::Text(MessageId(i)),
+                2 => AnswerNews::Journal(i * 7),
                 _ => AnswerNews::Stop(MessageId(i)),
             })
             .collect();
@@ -300,8 +255,12 @@ mod tests {
         let back: Vec<AnswerNews> = payloads.iter().flat_map(|p| AnswerNews::parse(p)).collect();
         assert_eq!(back, news);
         assert_eq!(
-            AnswerNews::parse("x1 t e9 t12"),
-            vec![AnswerNews::Ended(MessageId(9)), AnswerNews::Text(MessageId(12))]
+            AnswerNews::parse("x1 t e9 t12 j40 j"),
+            vec![
+                AnswerNews::Ended(MessageId(9)),
+                AnswerNews::Text(MessageId(12)),
+                AnswerNews::Journal(40)
+            ]
         );
     }
 }

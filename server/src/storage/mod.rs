@@ -19,7 +19,9 @@ macro_rules! on_pool {
 }
 
 /// In transaction `$tx`: drops what a streaming answer `$id` keeps beside
-/// its row (its chunks and its lease), once the row holds how it ended.
+/// its row (its lease, and chunks if a process of the previous version
+/// wrote it), once the row holds how it ended. Its journal pieces go with
+/// the journal's trim.
 macro_rules! drop_streaming_rows {
     ($tx:expr, $id:expr) => {{
         sqlx::query("DELETE FROM answer_chunks WHERE message_id = $1")
@@ -42,6 +44,7 @@ macro_rules! begin_write {
 
 mod conversations;
 mod images;
+mod journal;
 mod leases;
 mod model;
 mod search;
@@ -60,6 +63,7 @@ use sqlx::{
 
 pub use conversations::ListCursor;
 pub use images::{ImageRow, NewImage, by_message};
+pub use journal::{JournalRow, decode as decode_journal};
 pub use leases::{ANSWERS_CHANNEL, AnswerNews};
 pub use model::*;
 pub use search::SearchRow;
