@@ -402,6 +402,7 @@ fn router(
             session_lifetime,
         ))
         .layer(auth_layer)
+        .layer(middleware::from_fn(crate::auth::explain_store_failures))
         .layer(middleware::from_fn(reject_unreadable_input))
         .layer(middleware::from_fn(real_page_redirects))
         .layer(middleware::from_fn_with_state(

@@ -519,3 +519,48 @@ async fn the_bundle_is_served_precompressed_under_hashed_names() {
     assert_eq!(app.get("/pkg/weasel.css").await.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+/// When the session store fails (here its table is gone), a signed-in
+/// visitor gets 503 with `Retry-After` and a message in their language (a
+/// page, or a server function's JSON error), never a blank 500.
+#[tokio::test]
+async fn a_failing_session_store_is_explained_not_a_blank_page() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    let student = app.signed_up("store@example.com").await;
+    app.execute("ALTER TABLE tower_sessions RENAME TO tower_sessions_gone")
+        .await;
+    let page = student
+        .get(app.url("/profile"))
+        .header("accept-language", "ko-KR,ko;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(page.headers()["retry-after"], "5");
+    let body = page.text().await.unwrap();
+    assert!(
+        body.contains("lang=\"ko\"")
+            && body.contains("서버에 문제가 생겼어요")
+            && body.contains("href=\"/profile\""),
+        "{body}"
+    );
+    let api = student
+        .post(app.url("/api/status"))
+        .header("accept-language", "en-US")
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(api.headers()["content-type"], "application/json");
+    let error: app::error::AppError = api.json().await.unwrap();
+    assert_eq!(error, app::error::AppError::Internal);
+    // Restored, the same visitor is signed in as before.
+    app.execute("ALTER TABLE tower_sessions_gone RENAME TO tower_sessions")
+        .await;
+    assert_eq!(
+        student.get(app.url("/profile")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    app.stop().await;
+}

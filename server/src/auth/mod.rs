@@ -126,3 +126,79 @@ pub async fn session_lifetime(
     }
     next.run(request).await
 }
+
+/// How long a browser is asked to wait after the session store failed.
+const SESSION_STORE_RETRY_SECS: &str = "5";
+
+/// Answers for the session layers when the session store (the database)
+/// fails: tower-sessions and axum-login then answer a bare 500 with no body,
+/// a blank page. Such a response becomes 503 with `Retry-After` and the
+/// message in the visitor's language: JSON as a server function's error
+/// under `/api/`, a small page elsewhere. It does not say whether anything
+/// was saved: the store can fail after the handler did its work.
+pub async fn explain_store_failures(request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    use http::header;
+    let path = request.uri().path().to_string();
+    let lang = app::i18n::Lang::negotiate(
+        request
+            .headers()
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok()),
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let response = next.run(request).await;
+    let bare = response.status() == http::StatusCode::INTERNAL_SERVER_ERROR
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+        && axum::body::HttpBody::size_hint(response.body()).exact() == Some(0);
+    if !bare {
+        return response;
+    }
+    tracing::warn!(path, "the session store failed; answered 503");
+    let error = app::error::AppError::Internal;
+    let message = error.message(lang);
+    let status = http::StatusCode::SERVICE_UNAVAILABLE;
+    let retry = (header::RETRY_AFTER, SESSION_STORE_RETRY_SECS);
+    if path.starts_with("/api/") {
+        let body = serde_json::to_string(&error).unwrap_or_default();
+        return (
+            status,
+            [
+                retry,
+                (header::CONTENT_TYPE, "application/json"),
+                (
+                    http::HeaderName::from_static(leptos::server_fn::error::SERVER_FN_ERROR_HEADER),
+                    path.as_str(),
+                ),
+            ],
+            body,
+        )
+            .into_response();
+    }
+    let again = lang.t("다시 시도", "Try again");
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Weasel</title></head><body><main><h1>Weasel</h1><p>{}</p>\
+         <p><a href=\"{}\">{again}</a></p></main></body></html>",
+        lang.code(),
+        escape_html(&message),
+        escape_html(&path),
+    );
+    (
+        status,
+        [retry, (header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response()
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
