@@ -128,7 +128,12 @@ impl Solve for SolveService {
             .await
             .map_err(internal)?;
         let conversation = conversation.ok_or(AppError::NotFound)?;
-        let mut messages = storage.messages(conversation.id).await.map_err(internal)?;
+        // A streaming answer written here: its newest text is in memory,
+        // ahead of the journal.
+        let messages = storage
+            .messages_with(conversation.id, |id| self.solver.live_text(id))
+            .await
+            .map_err(internal)?;
         let mut images = crate::images::ids_by_message(
             storage
                 .conversation_images(conversation.id)
@@ -141,15 +146,6 @@ impl Solve for SolveService {
             .map_err(internal)?
             .into_iter()
             .collect();
-        // A streaming answer's newest text is in memory, ahead of the last batch written.
-        for message in messages
-            .iter_mut()
-            .filter(|m| m.status == MessageStatus::Streaming)
-        {
-            if let Some(text) = self.solver.live_text(message.id) {
-                message.content = text;
-            }
-        }
         Ok(ConversationView {
             id: conversation.id.0,
             title: conversation.title,

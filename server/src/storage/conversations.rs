@@ -227,13 +227,32 @@ impl Storage {
     }
 
     pub async fn messages(&self, conversation: ConversationId) -> Result<Vec<Message>> {
-        let messages = on_pool!(self, pool => sqlx::query_as::<_, Message>(
+        self.messages_with(conversation, |_| None).await
+    }
+
+    /// [`Storage::messages`], where `live` gives the text of a streaming
+    /// answer this process holds in memory (ahead of the journal, and not
+    /// read from it).
+    pub async fn messages_with(
+        &self,
+        conversation: ConversationId,
+        live: impl Fn(MessageId) -> Option<String>,
+    ) -> Result<Vec<Message>> {
+        let mut messages = on_pool!(self, pool => sqlx::query_as::<_, Message>(
             "SELECT id, conversation_id, role, content, status, error, created_at
              FROM messages WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(conversation)
         .fetch_all(pool)
         .await)?;
+        for message in messages
+            .iter_mut()
+            .filter(|m| m.status == MessageStatus::Streaming)
+        {
+            if let Some(text) = live(message.id) {
+                message.content = text;
+            }
+        }
         self.with_chunks(messages).await
     }
 }
@@ -287,12 +306,13 @@ impl Storage {
         Ok(found)
     }
 
-    /// The text streaming answers have in the journal so far, appended to
-    /// their content (which is empty until they end).
+    /// The text streaming answers have in the journal so far, as their
+    /// content (a streaming row's content is empty until it ends; one
+    /// already filled from memory is not read again).
     async fn with_chunks(&self, mut messages: Vec<Message>) -> Result<Vec<Message>> {
         let streaming: Vec<(MessageId, i64)> = messages
             .iter()
-            .filter(|m| m.status == MessageStatus::Streaming)
+            .filter(|m| m.status == MessageStatus::Streaming && m.content.is_empty())
             .map(|m| (m.id, m.created_at))
             .collect();
         if streaming.is_empty() {
