@@ -200,9 +200,9 @@ impl Storage {
         })
     }
 
-    /// The conversation's messages as [`Storage::messages`] gives them, and
-    /// whether any has photos: the model's context in one query, so an
-    /// answer without photos never looks for them.
+    /// The conversation's messages as stored (a streaming answer's text
+    /// left empty), and whether any has photos: the model's context in one
+    /// query, so an answer without photos never looks for them.
     pub async fn messages_for_model(&self, conversation: ConversationId) -> Result<(Vec<Message>, bool)> {
         #[derive(sqlx::FromRow)]
         struct Flagged {
@@ -220,10 +220,9 @@ impl Storage {
         .fetch_all(pool)
         .await)?;
         let photos = rows.iter().any(|r| r.photos > 0);
-        let messages = self
-            .with_chunks(rows.into_iter().map(|r| r.message).collect())
-            .await?;
-        Ok((messages, photos))
+        // A streaming answer's text is not read: the model is only shown
+        // answers that are complete.
+        Ok((rows.into_iter().map(|r| r.message).collect(), photos))
     }
 
     pub async fn messages(&self, conversation: ConversationId) -> Result<Vec<Message>> {

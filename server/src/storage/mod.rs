@@ -19,15 +19,11 @@ macro_rules! on_pool {
 }
 
 /// In transaction `$tx`: drops what a streaming answer `$id` keeps beside
-/// its row (its lease, and chunks if a process of the previous version
-/// wrote it), once the row holds how it ended. Its journal pieces go with
-/// the journal's trim.
+/// its row (its lease), once the row holds how it ended. Its journal pieces
+/// go with the journal's trim (and chunks a process of the previous version
+/// wrote, with the sweep's).
 macro_rules! drop_streaming_rows {
     ($tx:expr, $id:expr) => {{
-        sqlx::query("DELETE FROM answer_chunks WHERE message_id = $1")
-            .bind($id)
-            .execute(&mut *$tx)
-            .await?;
         sqlx::query("DELETE FROM answer_leases WHERE message_id = $1")
             .bind($id)
             .execute(&mut *$tx)
