@@ -47,7 +47,7 @@ pub async fn answer_events(
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let id = MessageId(id);
-    match solver.storage().message_of(user, id).await {
+    match solver.storage().stored_message_of(user, id).await {
         Ok(Some(_)) => {}
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(err) => {

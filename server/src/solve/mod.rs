@@ -645,7 +645,7 @@ impl Solver {
         self.refuse_if_draining()?;
         let message = self
             .storage
-            .message_of(user, answer)
+            .stored_message_of(user, answer)
             .await?
             .ok_or(SolveError::NotFound)?;
         let retryable = message.status != MessageStatus::Streaming;
@@ -692,7 +692,7 @@ impl Solver {
         let text = checked_question(text)?;
         let message = self
             .storage
-            .message_of(user, question)
+            .stored_message_of(user, question)
             .await?
             .ok_or(SolveError::NotFound)?;
         if message.role != Role::User {

@@ -202,7 +202,11 @@ impl Solve for SolveService {
 
     async fn stop(&self, answer: i64) -> Result<i64, AppError> {
         let user = current_user_id().await?;
-        let message = self.solver.storage().message_of(user, MessageId(answer)).await;
+        let message = self
+            .solver
+            .storage()
+            .stored_message_of(user, MessageId(answer))
+            .await;
         let message = message
             .map_err(|e| AppError::from(SolveError::Storage(e)))?
             .ok_or(AppError::NotFound)?;

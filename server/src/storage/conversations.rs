@@ -260,7 +260,15 @@ impl Storage {
     /// The message with the user who owns its conversation; `None` when it
     /// does not exist or belongs to someone else.
     pub async fn message_of(&self, user: UserId, id: MessageId) -> Result<Option<Message>> {
-        let message = on_pool!(self, pool => sqlx::query_as::<_, Message>(
+        let message = self.stored_message_of(user, id).await?;
+        Ok(self.with_chunks(message.into_iter().collect()).await?.pop())
+    }
+
+    /// [`Storage::message_of`] as its row holds it: a streaming answer's
+    /// content is empty (its text is not read from the journal). For a
+    /// check of who may see it, or of its state.
+    pub async fn stored_message_of(&self, user: UserId, id: MessageId) -> Result<Option<Message>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Message>(
             "SELECT m.id, m.conversation_id, m.role, m.content, m.status, m.error, m.created_at
              FROM messages m JOIN conversations c ON c.id = m.conversation_id
              WHERE m.id = $1 AND c.user_id = $2",
@@ -268,8 +276,7 @@ impl Storage {
         .bind(id)
         .bind(user)
         .fetch_optional(pool)
-        .await)?;
-        Ok(self.with_chunks(message.into_iter().collect()).await?.pop())
+        .await)?)
     }
 
     /// A message by id alone, its chunks included (callers checked who may see it).
