@@ -904,7 +904,7 @@ impl Solver {
         if let Some(mirror) = self.mirrors.lock().unwrap().get(&id) {
             return Ok(Some(mirror.live.subscribe()));
         }
-        let Some(message) = self.storage.answer(id).await? else {
+        let Some(message) = self.storage.stored_answer(id).await? else {
             return Ok(None);
         };
         if message.status != MessageStatus::Streaming {
@@ -913,18 +913,36 @@ impl Solver {
         if let Some(live) = self.live.lock().unwrap().get(&id) {
             return Ok(Some(live.subscribe()));
         }
-        let mirror = self
-            .mirrors
-            .lock()
-            .unwrap()
-            .entry(id)
-            .or_insert_with(|| replicas::Mirror {
-                live: LiveAnswer::new(message.content, CancellationToken::new()),
-                began: message.created_at,
-            })
-            .live
-            .clone();
-        Ok(Some(mirror.subscribe()))
+        // The mirror is in place before its text so far is read: a journal
+        // row read meanwhile either reaches it or is in what is read.
+        let (mirror, made) = {
+            let mut mirrors = self.mirrors.lock().unwrap();
+            match mirrors.get(&id) {
+                Some(mirror) => (mirror.live.clone(), None),
+                None => {
+                    let mirror = replicas::Mirror::new(message.created_at);
+                    let made = (mirror.live.clone(), mirror.loading.clone());
+                    mirrors.insert(id, mirror);
+                    (made.0.clone(), Some(made.1))
+                }
+            }
+        };
+        // Subscribed first, so the mirror is not dropped as unfollowed.
+        let subscription = mirror.subscribe();
+        if let Some(loading) = made {
+            let text = self.storage.streaming_text(&[(id, message.created_at)]).await;
+            loading.store(false, Ordering::Relaxed);
+            match text {
+                Ok(mut text) => {
+                    mirror.extend_from(0, &text.remove(&id).unwrap_or_default());
+                }
+                Err(err) => {
+                    self.mirrors.lock().unwrap().remove(&id);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(Some(subscription))
     }
 
     /// Ends once shutdown closes the followers' streams.

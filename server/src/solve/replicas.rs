@@ -17,7 +17,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Weak, atomic::Ordering},
+    sync::{
+        Arc, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -104,6 +107,19 @@ pub(super) struct Mirror {
     pub live: Arc<LiveAnswer>,
     /// When it began (where its journal rows start).
     pub began: i64,
+    /// Its text so far is being read: pieces that do not follow on yet are
+    /// not gaps (that text will hold them).
+    pub loading: Arc<AtomicBool>,
+}
+
+impl Mirror {
+    pub fn new(began: i64) -> Mirror {
+        Mirror {
+            live: LiveAnswer::new(String::new(), tokio_util::sync::CancellationToken::new()),
+            began,
+            loading: Arc::new(AtomicBool::new(true)),
+        }
+    }
 }
 
 /// Where this process is in the answer journal.
@@ -207,12 +223,12 @@ impl Solver {
                 }
             }
         }
-        let mirrors: HashMap<MessageId, (Arc<LiveAnswer>, i64)> = {
+        let mirrors: HashMap<MessageId, (Arc<LiveAnswer>, i64, Arc<AtomicBool>)> = {
             let mut mirrors = self.mirrors.lock().unwrap();
             mirrors.retain(|_, m| m.live.events.receiver_count() > 0);
             mirrors
                 .iter()
-                .map(|(id, m)| (*id, (m.live.clone(), m.began)))
+                .map(|(id, m)| (*id, (m.live.clone(), m.began, m.loading.clone())))
                 .collect()
         };
         if mirrors.is_empty() {
@@ -285,7 +301,7 @@ impl Solver {
     /// hands each mirror its pieces; a mirror left with a gap goes into `reread`.
     async fn read_journal(
         &self,
-        mirrors: &HashMap<MessageId, (Arc<LiveAnswer>, i64)>,
+        mirrors: &HashMap<MessageId, (Arc<LiveAnswer>, i64, Arc<AtomicBool>)>,
         cursor: &mut Cursor,
         reread: &mut HashSet<MessageId>,
     ) {
@@ -321,8 +337,9 @@ impl Solver {
                 }
             };
             for (id, start, text) in pieces {
-                if let Some((mirror, _)) = mirrors.get(&id)
+                if let Some((mirror, _, loading)) = mirrors.get(&id)
                     && !mirror.extend_from(start, text)
+                    && !loading.load(Ordering::Relaxed)
                 {
                     reread.insert(id);
                 }

@@ -279,15 +279,21 @@ impl Storage {
         .await)?)
     }
 
-    /// A message by id alone, its chunks included (callers checked who may see it).
+    /// A message by id alone, its streaming text included (callers checked
+    /// who may see it).
     pub async fn answer(&self, id: MessageId) -> Result<Option<Message>> {
-        let message = on_pool!(self, pool => sqlx::query_as::<_, Message>(
+        let message = self.stored_answer(id).await?;
+        Ok(self.with_chunks(message.into_iter().collect()).await?.pop())
+    }
+
+    /// [`Storage::answer`] as its row holds it (a streaming answer's content empty).
+    pub async fn stored_answer(&self, id: MessageId) -> Result<Option<Message>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Message>(
             "SELECT id, conversation_id, role, content, status, error, created_at FROM messages WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(pool)
-        .await)?;
-        Ok(self.with_chunks(message.into_iter().collect()).await?.pop())
+        .await)?)
     }
 
     /// Those of `ids` that still exist, as stored rows (a streaming answer's
