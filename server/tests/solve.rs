@@ -770,6 +770,102 @@ async fn another_replica_follows_a_live_answer_byte_exact_and_leaves_it_alone() 
     }
 }
 
+/// The next piece of text a follower gets, as (offset, text).
+async fn next_delta(events: &mut tokio::sync::broadcast::Receiver<LiveEvent>) -> (usize, String) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .expect("text arrives within 5 s")
+        {
+            Ok(LiveEvent::Delta { offset, text }) => return (offset, text),
+            Ok(LiveEvent::Done(ended)) => panic!("ended early: {ended:?}"),
+            Err(err) => panic!("follower lost events: {err}"),
+        }
+    }
+}
+
+/// On PostgreSQL, writers on two replicas take journal ids in one order and
+/// may commit in the other: a replica that read the newer row first still
+/// hands the older row's text to its followers once it commits, in order
+/// and once.
+#[tokio::test]
+async fn a_journal_row_committed_after_a_newer_one_still_reaches_followers() {
+    use sqlx::{Connection, Executor};
+    let setup = setup(Backend::Postgres, 20, Duration::from_secs(10)).await;
+    // Two answers other processes write (their leases are live).
+    let mut answers = vec![];
+    for writer in ["writer-x", "writer-y"] {
+        let conversation = setup
+            .storage
+            .create_conversation(setup.user, Subject::Korean, writer)
+            .await
+            .unwrap();
+        let answer = setup
+            .storage
+            .start_answer(conversation.id, MODEL, None, None)
+            .await
+            .unwrap();
+        setup
+            .storage
+            .take_lease(answer.id, writer, Duration::from_secs(60))
+            .await
+            .unwrap();
+        answers.push(answer.id);
+    }
+    let (x, y) = (answers[0], answers[1]);
+    let mut x_events = live(&setup, x).await.events;
+    let mut y_events = live(&setup, y).await.events;
+    // X's writer has taken its row's id but not committed yet...
+    let mut slow = sqlx::PgConnection::connect(&setup._db.url).await.unwrap();
+    slow.execute("BEGIN").await.unwrap();
+    let first = "정답: ②";
+    let body = weasel_server::storage::encode_journal(&[Chunk {
+        message: x,
+        start_at: 0,
+        text: first,
+    }]);
+    let row: i64 =
+        sqlx::query_scalar("INSERT INTO answer_journal (written_at, body) VALUES ($1, $2) RETURNING id")
+            .bind(weasel_server::storage::now_millis())
+            .bind(&body)
+            .fetch_one(&mut slow)
+            .await
+            .unwrap();
+    sqlx::query("SELECT pg_notify('weasel_answers', $1)")
+        .bind(format!("j{row}"))
+        .execute(&mut slow)
+        .await
+        .unwrap();
+    // ...when Y's newer row commits, and is read here.
+    setup
+        .storage
+        .append_journal(&[Chunk {
+            message: y,
+            start_at: 0,
+            text: "풀이",
+        }])
+        .await
+        .unwrap();
+    assert_eq!(next_delta(&mut y_events).await, (0, "풀이".to_string()));
+    // X's row commits: its text reaches X's follower.
+    slow.execute("COMMIT").await.unwrap();
+    assert_eq!(next_delta(&mut x_events).await, (0, first.to_string()));
+    // X's next row follows on, each byte once.
+    setup
+        .storage
+        .append_journal(&[Chunk {
+            message: x,
+            start_at: first.len(),
+            text: " 입니다",
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        next_delta(&mut x_events).await,
+        (first.len(), " 입니다".to_string())
+    );
+}
+
 /// A writer that died (its lease is never renewed) has its answers marked
 /// interrupted within about one lease, with the text it had written; the
 /// other process's own answer is untouched and its followers learn the end.

@@ -59,7 +59,7 @@ use sqlx::{
 
 pub use conversations::ListCursor;
 pub use images::{ImageRow, NewImage, by_message};
-pub use journal::{JournalRow, decode as decode_journal};
+pub use journal::{JournalRow, decode as decode_journal, encode as encode_journal};
 pub use leases::{ANSWERS_CHANNEL, AnswerNews};
 pub use model::*;
 pub use search::SearchRow;
