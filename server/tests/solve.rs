@@ -772,15 +772,13 @@ async fn another_replica_follows_a_live_answer_byte_exact_and_leaves_it_alone() 
 
 /// The next piece of text a follower gets, as (offset, text).
 async fn next_delta(events: &mut tokio::sync::broadcast::Receiver<LiveEvent>) -> (usize, String) {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), events.recv())
-            .await
-            .expect("text arrives within 5 s")
-        {
-            Ok(LiveEvent::Delta { offset, text }) => return (offset, text),
-            Ok(LiveEvent::Done(ended)) => panic!("ended early: {ended:?}"),
-            Err(err) => panic!("follower lost events: {err}"),
-        }
+    match tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .expect("text arrives within 5 s")
+    {
+        Ok(LiveEvent::Delta { offset, text }) => (offset, text),
+        Ok(LiveEvent::Done(ended)) => panic!("ended early: {ended:?}"),
+        Err(err) => panic!("follower lost events: {err}"),
     }
 }
 
