@@ -887,11 +887,23 @@ impl Solver {
         metrics::counter!("weasel_transcriptions_total").increment(1);
     }
 
-    /// The text so far of an answer this process generates (it is ahead of
-    /// the database by up to one flush); `None` when it generates no such answer.
+    /// The text so far of a streaming answer, from memory: one this process
+    /// generates (ahead of the database by up to one flush), or one it
+    /// mirrors for followers here (read from the journal already); `None`
+    /// when it holds neither.
     pub fn live_text(&self, id: MessageId) -> Option<String> {
-        let live = self.live.lock().unwrap().get(&id).cloned()?;
-        Some(live.text())
+        if let Some(live) = self.live.lock().unwrap().get(&id).cloned() {
+            return Some(live.text());
+        }
+        let mirror = {
+            let mirrors = self.mirrors.lock().unwrap();
+            let mirror = mirrors.get(&id)?;
+            if mirror.loading.load(Ordering::Relaxed) {
+                return None;
+            }
+            mirror.live.clone()
+        };
+        Some(mirror.text())
     }
 
     /// Follows a streaming answer, wherever it is generated: from memory
