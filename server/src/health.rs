@@ -25,7 +25,7 @@ pub async fn readyz(State(solver): State<Arc<Solver>>) -> impl IntoResponse {
             Json(json!({ "status": "draining", "database": "ok" })),
         );
     }
-    if !database_ok(solver.storage()).await {
+    if !database_ok(solver.ping()).await {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "unavailable", "database": "unreachable" })),
@@ -43,8 +43,9 @@ pub async fn readyz(State(solver): State<Arc<Solver>>) -> impl IntoResponse {
     )
 }
 
-async fn database_ok(storage: &Storage) -> bool {
-    match tokio::time::timeout(PING_TIMEOUT, storage.ping()).await {
+/// Whether `ping` (one round trip to the database) succeeds in time.
+async fn database_ok(ping: impl Future<Output = Result<(), crate::storage::StorageError>>) -> bool {
+    match tokio::time::timeout(PING_TIMEOUT, ping).await {
         Ok(Ok(())) => true,
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "database ping failed");
@@ -68,7 +69,7 @@ impl app::ports::Health for HealthService {
         ServiceStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
             database: self.storage.kind(),
-            database_ok: database_ok(&self.storage).await,
+            database_ok: database_ok(self.storage.ping()).await,
         }
     }
 }

@@ -47,7 +47,7 @@ pub async fn answer_events(
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let id = MessageId(id);
-    match solver.storage().stored_message_of(user, id).await {
+    match solver.message_row_of(user, id).await {
         Ok(Some(_)) => {}
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(err) => {
@@ -132,7 +132,7 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
             events: mut live,
         }) = subscription
         else {
-            let message = match solver.storage().message_of(user, id).await {
+            let message = match solver.message_of(user, id).await {
                 Ok(Some(message)) => message,
                 _ => return,
             };

@@ -24,6 +24,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 pub mod events;
+mod reads;
 mod replicas;
 pub mod service;
 
@@ -809,10 +810,6 @@ impl Solver {
             question,
             answer,
         })
-    }
-
-    pub fn storage(&self) -> &Storage {
-        &self.storage
     }
 
     pub fn images(&self) -> &Arc<crate::images::Images> {

@@ -121,41 +121,21 @@ impl Solve for SolveService {
 
     async fn conversation(&self, id: i64) -> Result<ConversationView, AppError> {
         let user = current_user_id().await?;
-        let storage = self.solver.storage();
-        let internal = |err| -> AppError { SolveError::Storage(err).into() };
-        let conversation = storage
-            .conversation(user, ConversationId(id))
+        let record = self
+            .solver
+            .conversation_of(user, ConversationId(id))
             .await
-            .map_err(internal)?;
-        let conversation = conversation.ok_or(AppError::NotFound)?;
-        // A streaming answer written here: its newest text is in memory,
-        // ahead of the journal.
-        let messages = storage
-            .messages_with(conversation.id, |id| self.solver.live_text(id))
-            .await
-            .map_err(internal)?;
-        let mut images = crate::images::ids_by_message(
-            storage
-                .conversation_images(conversation.id)
-                .await
-                .map_err(internal)?,
-        );
-        let usage: std::collections::HashMap<MessageId, AnswerUsage> = storage
-            .answer_usage(conversation.id)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .collect();
+            .map_err(SolveError::Storage)?
+            .ok_or(AppError::NotFound)?;
+        let (usage, mut images) = (record.usage, record.images);
         Ok(ConversationView {
-            id: conversation.id.0,
-            title: conversation.title,
-            subject: conversation.subject.into(),
+            id: record.conversation.id.0,
+            title: record.conversation.title,
+            subject: record.conversation.subject.into(),
             emulator: self.solver.model().is_emulator(),
-            share: storage
-                .share_token(user, conversation.id)
-                .await
-                .map_err(internal)?,
-            messages: messages
+            share: record.share,
+            messages: record
+                .messages
                 .into_iter()
                 .map(|m| {
                     let id = m.id;
@@ -174,7 +154,6 @@ impl Solve for SolveService {
         let now = time::OffsetDateTime::now_utc();
         let today = spending::day_of(now);
         let month_start = format!("{}-01", &today[..7]);
-        let storage = self.solver.storage();
         let internal = |err| -> AppError { SolveError::Storage(err).into() };
         let totals = |u: StudentUse| UsageTotals {
             answers: u.answers,
@@ -184,14 +163,14 @@ impl Solve for SolveService {
         let limits = self.solver.daily_limits();
         Ok(UsageView {
             today: totals(
-                storage
-                    .student_use(user, &today, &today)
+                self.solver
+                    .usage_of(user, &today, &today)
                     .await
                     .map_err(internal)?,
             ),
             month: totals(
-                storage
-                    .student_use(user, &month_start, &today)
+                self.solver
+                    .usage_of(user, &month_start, &today)
                     .await
                     .map_err(internal)?,
             ),
@@ -202,11 +181,7 @@ impl Solve for SolveService {
 
     async fn stop(&self, answer: i64) -> Result<i64, AppError> {
         let user = current_user_id().await?;
-        let message = self
-            .solver
-            .storage()
-            .stored_message_of(user, MessageId(answer))
-            .await;
+        let message = self.solver.message_row_of(user, MessageId(answer)).await;
         let message = message
             .map_err(|e| AppError::from(SolveError::Storage(e)))?
             .ok_or(AppError::NotFound)?;
