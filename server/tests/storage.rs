@@ -4,7 +4,8 @@ mod common;
 
 use common::{BACKENDS, Backend, TestDatabase, on_each_backend};
 use weasel_server::storage::{
-    MessageStatus, NewMessage, NewUser, Role, Storage, StorageError, Subject, UserId,
+    ConversationId, MessageId, MessageStatus, NewMessage, NewUser, Role, Storage, StorageError, Subject,
+    UserId,
 };
 
 async fn user(storage: &Storage, email: &str) -> UserId {
@@ -235,6 +236,28 @@ async fn a_database_with_no_free_connection_is_busy_not_broken() {
     assert!(!other.is_overloaded());
 }
 
+/// `n` conversations of `owner`, each with a question and an answer
+/// started (streaming): (conversation, answer) ids.
+async fn streaming_answers(storage: &Storage, owner: UserId, n: usize) -> Vec<(ConversationId, MessageId)> {
+    let mut answers = vec![];
+    for i in 0..n {
+        let conversation = storage
+            .create_conversation(owner, Subject::Math, &format!("문제 {i}"))
+            .await
+            .unwrap();
+        storage
+            .append_message(conversation.id, &question("1+1은?"))
+            .await
+            .unwrap();
+        let answer = storage
+            .start_answer(conversation.id, "model", None, None)
+            .await
+            .unwrap();
+        answers.push((conversation.id, answer.id));
+    }
+    answers
+}
+
 /// Two hundred answers ending at once, on five connections: each end reads
 /// its row and then writes it. On SQLite a transaction that begins by
 /// reading cannot wait for the write lock once another connection has
@@ -244,22 +267,7 @@ async fn a_database_with_no_free_connection_is_busy_not_broken() {
 async fn answers_ending_together_are_all_stored() {
     on_each_backend(|backend, storage| async move {
         let owner = user(&storage, "together@example.com").await;
-        let mut answers = vec![];
-        for i in 0..200 {
-            let conversation = storage
-                .create_conversation(owner, Subject::Math, &format!("문제 {i}"))
-                .await
-                .unwrap();
-            storage
-                .append_message(conversation.id, &question("1+1은?"))
-                .await
-                .unwrap();
-            let answer = storage
-                .start_answer(conversation.id, "model", None, None)
-                .await
-                .unwrap();
-            answers.push((conversation.id, answer.id));
-        }
+        let answers = streaming_answers(&storage, owner, 200).await;
         let ends = answers.iter().map(|&(_, id)| {
             let storage = storage.clone();
             tokio::spawn(async move {
@@ -328,23 +336,8 @@ async fn the_journal_gives_each_streaming_answer_its_text_and_is_trimmed_after()
     use weasel_server::storage::Chunk;
     on_each_backend(|backend, storage| async move {
         let owner = user(&storage, "journal@example.com").await;
-        let mut answers = vec![];
-        for i in 0..3 {
-            let conversation = storage
-                .create_conversation(owner, Subject::Korean, &format!("지문 {i}"))
-                .await
-                .unwrap();
-            storage
-                .append_message(conversation.id, &question("다음 글을 읽고"))
-                .await
-                .unwrap();
-            let answer = storage
-                .start_answer(conversation.id, "model", None, None)
-                .await
-                .unwrap();
-            answers.push(answer.id);
-        }
-        let (a, b, legacy) = (answers[0], answers[1], answers[2]);
+        let answers = streaming_answers(&storage, owner, 3).await;
+        let (a, b, legacy) = (answers[0].1, answers[1].1, answers[2].1);
         let text_a = long_text(3000);
         let text_b = "정답: ③ — 🧠 세 번째 문단이 근거입니다.".to_string();
         // Three flushes: A in three pieces, B in two (cut inside a character's
