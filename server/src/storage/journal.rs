@@ -17,6 +17,8 @@
 
 use std::collections::HashMap;
 
+use futures_util::TryStreamExt;
+
 use super::{AnswerNews, Chunk, MessageId, Result, Storage, now_millis};
 
 /// How far before an answer began its journal rows are looked for, and
@@ -219,23 +221,28 @@ impl Storage {
             .iter()
             .map(|(id, _)| (*id, Assembler::default()))
             .collect();
-        let bodies: Vec<Vec<u8>> = on_pool!(self, pool => sqlx::query_scalar(
-            "SELECT body FROM answer_journal WHERE written_at >= $1 ORDER BY id",
-        )
-        .bind(began - CLOCK_MARGIN_MS)
-        .fetch_all(pool)
-        .await)?;
-        for body in &bodies {
-            let Ok(pieces) = decode(body) else {
+        // Row by row: only the pieces of these answers are kept in memory.
+        let mut take = |body: Vec<u8>| {
+            let Ok(pieces) = decode(&body) else {
                 tracing::error!("a journal row does not decode; skipped");
-                continue;
+                return;
             };
             for (id, start, text) in pieces {
                 if let Some(assembler) = assemblers.get_mut(&id) {
                     assembler.add(start, text);
                 }
             }
-        }
+        };
+        on_pool!(self, pool => {
+            let mut rows = sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT body FROM answer_journal WHERE written_at >= $1 ORDER BY id",
+            )
+            .bind(began - CLOCK_MARGIN_MS)
+            .fetch(pool);
+            while let Some(body) = rows.try_next().await? {
+                take(body);
+            }
+        });
         // Answers a process of the previous version was writing during a
         // rolling update: their text is in `answer_chunks`.
         for batch in answers.chunks(500) {
