@@ -256,7 +256,7 @@ pub struct Solver {
     /// Answers this process generates.
     live: Mutex<HashMap<MessageId, Arc<LiveAnswer>>>,
     /// Answers other replicas generate that followers here watch.
-    mirrors: Mutex<HashMap<MessageId, replicas::Mirror>>,
+    mirrors: Mutex<HashMap<MessageId, Arc<replicas::Mirror>>>,
     flushed: FlushStats,
     /// Held for the whole of a flush, so an answer's end is stored only
     /// after any flush that took its text has committed.
@@ -892,15 +892,8 @@ impl Solver {
         if let Some(live) = self.live.lock().unwrap().get(&id).cloned() {
             return Some(live.text());
         }
-        let mirror = {
-            let mirrors = self.mirrors.lock().unwrap();
-            let mirror = mirrors.get(&id)?;
-            if mirror.loading.load(Ordering::Relaxed) {
-                return None;
-            }
-            mirror.live.clone()
-        };
-        Some(mirror.text())
+        let mirror = self.mirrors.lock().unwrap().get(&id).cloned()?;
+        (!mirror.is_loading()).then(|| mirror.live.text())
     }
 
     /// Follows a streaming answer, wherever it is generated: from memory
@@ -923,28 +916,24 @@ impl Solver {
             return Ok(Some(live.subscribe()));
         }
         // The mirror is in place before its text so far is read: a journal
-        // row read meanwhile either reaches it or is in what is read.
-        let (mirror, made) = {
+        // row read meanwhile either reaches it or is in what is read. Its
+        // first follower subscribes under the same lock, so it is never
+        // dropped as unfollowed while it loads.
+        let (subscription, made) = {
             let mut mirrors = self.mirrors.lock().unwrap();
             match mirrors.get(&id) {
-                Some(mirror) => (mirror.live.clone(), None),
+                Some(mirror) => (mirror.live.subscribe(), None),
                 None => {
-                    let mirror = replicas::Mirror::new(message.created_at);
-                    let made = (mirror.live.clone(), mirror.loading.clone());
-                    mirrors.insert(id, mirror);
-                    (made.0.clone(), Some(made.1))
+                    let mirror = Arc::new(replicas::Mirror::new(message.created_at));
+                    let subscription = mirror.live.subscribe();
+                    mirrors.insert(id, mirror.clone());
+                    (subscription, Some(mirror))
                 }
             }
         };
-        // Subscribed first, so the mirror is not dropped as unfollowed.
-        let subscription = mirror.subscribe();
-        if let Some(loading) = made {
-            let text = self.storage.streaming_text(&[(id, message.created_at)]).await;
-            loading.store(false, Ordering::Relaxed);
-            match text {
-                Ok(mut text) => {
-                    mirror.extend_from(0, &text.remove(&id).unwrap_or_default());
-                }
+        if let Some(mirror) = made {
+            match self.storage.streaming_text(&[(id, message.created_at)]).await {
+                Ok(mut text) => mirror.loaded(&text.remove(&id).unwrap_or_default()),
                 Err(err) => {
                     self.mirrors.lock().unwrap().remove(&id);
                     return Err(err);

@@ -17,10 +17,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{
-        Arc, Weak,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex, Weak, atomic::Ordering},
     time::{Duration, Instant},
 };
 
@@ -107,17 +104,37 @@ pub(super) struct Mirror {
     pub live: Arc<LiveAnswer>,
     /// When it began (where its journal rows start).
     pub began: i64,
-    /// Its text so far is being read: pieces that do not follow on yet are
-    /// not gaps (that text will hold them).
-    pub loading: Arc<AtomicBool>,
+    /// While its text so far is being read: the pieces that did not follow
+    /// on meanwhile, applied after that text (they are not gaps yet).
+    pub loading: Loading,
 }
+
+/// See [`Mirror::loading`]: `None` once loaded.
+pub(super) type Loading = Arc<Mutex<Option<Vec<(usize, String)>>>>;
 
 impl Mirror {
     pub fn new(began: i64) -> Mirror {
         Mirror {
             live: LiveAnswer::new(String::new(), tokio_util::sync::CancellationToken::new()),
             began,
-            loading: Arc::new(AtomicBool::new(true)),
+            loading: Arc::new(Mutex::new(Some(vec![]))),
+        }
+    }
+
+    /// Whether its text so far is still being read.
+    pub fn is_loading(&self) -> bool {
+        self.loading.lock().unwrap().is_some()
+    }
+
+    /// Its text so far was read (`text`): applied, then the pieces that
+    /// arrived meanwhile.
+    pub fn loaded(&self, text: &str) {
+        self.live.extend_from(0, text);
+        let waiting = self.loading.lock().unwrap().take().unwrap_or_default();
+        for (start, piece) in waiting {
+            // One that still does not follow on is a real gap: the next
+            // piece finds it and the text is read again.
+            self.live.extend_from(start, &piece);
         }
     }
 }
@@ -223,13 +240,10 @@ impl Solver {
                 }
             }
         }
-        let mirrors: HashMap<MessageId, (Arc<LiveAnswer>, i64, Arc<AtomicBool>)> = {
+        let mirrors: HashMap<MessageId, Arc<Mirror>> = {
             let mut mirrors = self.mirrors.lock().unwrap();
             mirrors.retain(|_, m| m.live.events.receiver_count() > 0);
-            mirrors
-                .iter()
-                .map(|(id, m)| (*id, (m.live.clone(), m.began, m.loading.clone())))
-                .collect()
+            mirrors.clone()
         };
         if mirrors.is_empty() {
             // Nothing to feed: skip what was written meanwhile (a new
@@ -250,11 +264,11 @@ impl Solver {
             .collect();
         self.read_journal(&mirrors, cursor, &mut reread).await;
         if !reread.is_empty() {
-            let answers: Vec<(MessageId, i64)> = reread.iter().map(|id| (*id, mirrors[id].1)).collect();
+            let answers: Vec<(MessageId, i64)> = reread.iter().map(|id| (*id, mirrors[id].began)).collect();
             match self.storage.streaming_text(&answers).await {
                 Ok(texts) => {
                     for (id, text) in texts {
-                        mirrors[&id].0.extend_from(0, &text);
+                        mirrors[&id].live.extend_from(0, &text);
                     }
                 }
                 Err(err) => tracing::warn!(error = %err, "cannot read other replicas' answers"),
@@ -279,7 +293,7 @@ impl Solver {
             let found: HashSet<MessageId> = rows.iter().map(|m| m.id).collect();
             let mut gone = vec![];
             for row in rows.into_iter().filter(|m| m.status != MessageStatus::Streaming) {
-                let mirror = &mirrors[&row.id].0;
+                let mirror = &mirrors[&row.id].live;
                 mirror.extend_from(0, &row.content);
                 mirror.end(Ended {
                     status: row.status,
@@ -301,7 +315,7 @@ impl Solver {
     /// hands each mirror its pieces; a mirror left with a gap goes into `reread`.
     async fn read_journal(
         &self,
-        mirrors: &HashMap<MessageId, (Arc<LiveAnswer>, i64, Arc<AtomicBool>)>,
+        mirrors: &HashMap<MessageId, Arc<Mirror>>,
         cursor: &mut Cursor,
         reread: &mut HashSet<MessageId>,
     ) {
@@ -337,11 +351,15 @@ impl Solver {
                 }
             };
             for (id, start, text) in pieces {
-                if let Some((mirror, _, loading)) = mirrors.get(&id)
-                    && !mirror.extend_from(start, text)
-                    && !loading.load(Ordering::Relaxed)
+                if let Some(mirror) = mirrors.get(&id)
+                    && !mirror.live.extend_from(start, text)
                 {
-                    reread.insert(id);
+                    match &mut *mirror.loading.lock().unwrap() {
+                        Some(waiting) => waiting.push((start, text.to_string())),
+                        None => {
+                            reread.insert(id);
+                        }
+                    }
                 }
             }
         }
