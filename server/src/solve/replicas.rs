@@ -126,11 +126,28 @@ impl Mirror {
         self.loading.lock().unwrap().is_some()
     }
 
+    /// A piece of its text read from the journal: appended if it follows on
+    /// (or repeats what it has); kept for later while its text so far is
+    /// being read; else a gap, and false.
+    pub fn offer(&self, start: usize, piece: &str) -> bool {
+        if self.live.extend_from(start, piece) {
+            return true;
+        }
+        match &mut *self.loading.lock().unwrap() {
+            Some(waiting) => {
+                waiting.push((start, piece.to_string()));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Its text so far was read (`text`): applied, then the pieces that
     /// arrived meanwhile.
     pub fn loaded(&self, text: &str) {
         self.live.extend_from(0, text);
-        let waiting = self.loading.lock().unwrap().take().unwrap_or_default();
+        let mut waiting = self.loading.lock().unwrap().take().unwrap_or_default();
+        waiting.sort_by_key(|(start, _)| *start);
         for (start, piece) in waiting {
             // One that still does not follow on is a real gap: the next
             // piece finds it and the text is read again.
@@ -352,16 +369,41 @@ impl Solver {
             };
             for (id, start, text) in pieces {
                 if let Some(mirror) = mirrors.get(&id)
-                    && !mirror.live.extend_from(start, text)
+                    && !mirror.offer(start, text)
                 {
-                    match &mut *mirror.loading.lock().unwrap() {
-                        Some(waiting) => waiting.push((start, text.to_string())),
-                        None => {
-                            reread.insert(id);
-                        }
-                    }
+                    reread.insert(id);
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solve::LiveEvent;
+
+    #[test]
+    fn a_mirror_keeps_pieces_that_arrive_while_it_loads_and_reports_later_gaps() {
+        let mirror = Mirror::new(0);
+        let mut events = mirror.live.subscribe().events;
+        // While its text so far ("정답: ") is read, the next two pieces arrive.
+        assert!(mirror.offer(10, "③"), "held, not a gap");
+        assert!(mirror.offer(6, "은 "), "held, not a gap");
+        assert_eq!(mirror.live.text(), "");
+        mirror.loaded("정답");
+        assert_eq!(mirror.live.text(), "정답은 ③");
+        assert!(!mirror.is_loading());
+        // Followers got every byte once, in order.
+        let mut seen = String::new();
+        while let Ok(LiveEvent::Delta { offset, text }) = events.try_recv() {
+            assert_eq!(offset, seen.len());
+            seen.push_str(&text);
+        }
+        assert_eq!(seen, "정답은 ③");
+        // Loaded: a repeat is harmless, a piece past the end is a gap.
+        assert!(mirror.offer(0, "정답"));
+        assert!(!mirror.offer(40, "끝"), "a gap once loaded");
+        assert_eq!(mirror.live.text(), "정답은 ③");
     }
 }
