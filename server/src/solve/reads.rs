@@ -63,16 +63,12 @@ impl Solver {
     /// A message of `user`'s with its text, a streaming answer's included
     /// (from memory when held here).
     pub async fn message_of(&self, user: UserId, id: MessageId) -> Result<Option<Message>> {
-        let Some(mut message) = self.storage.stored_message_of(user, id).await? else {
-            return Ok(None);
-        };
-        if message.status == crate::storage::MessageStatus::Streaming {
-            match self.live_text(id) {
-                Some(text) => message.content = text,
-                None => message = self.storage.message_of(user, id).await?.unwrap_or(message),
-            }
-        }
-        Ok(Some(message))
+        let message = self.storage.stored_message_of(user, id).await?;
+        Ok(self
+            .storage
+            .with_streaming_text(message.into_iter().collect(), |id| self.live_text(id))
+            .await?
+            .pop())
     }
 
     /// What `user`'s answers used between two days (inclusive, `YYYY-MM-DD`).

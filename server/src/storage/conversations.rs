@@ -237,22 +237,14 @@ impl Storage {
         conversation: ConversationId,
         live: impl Fn(MessageId) -> Option<String>,
     ) -> Result<Vec<Message>> {
-        let mut messages = on_pool!(self, pool => sqlx::query_as::<_, Message>(
+        let messages = on_pool!(self, pool => sqlx::query_as::<_, Message>(
             "SELECT id, conversation_id, role, content, status, error, created_at
              FROM messages WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(conversation)
         .fetch_all(pool)
         .await)?;
-        for message in messages
-            .iter_mut()
-            .filter(|m| m.status == MessageStatus::Streaming)
-        {
-            if let Some(text) = live(message.id) {
-                message.content = text;
-            }
-        }
-        self.with_chunks(messages).await
+        self.with_streaming_text(messages, live).await
     }
 }
 
@@ -261,7 +253,10 @@ impl Storage {
     /// does not exist or belongs to someone else.
     pub async fn message_of(&self, user: UserId, id: MessageId) -> Result<Option<Message>> {
         let message = self.stored_message_of(user, id).await?;
-        Ok(self.with_chunks(message.into_iter().collect()).await?.pop())
+        Ok(self
+            .with_streaming_text(message.into_iter().collect(), |_| None)
+            .await?
+            .pop())
     }
 
     /// [`Storage::message_of`] as its row holds it: a streaming answer's
@@ -283,7 +278,10 @@ impl Storage {
     /// who may see it).
     pub async fn answer(&self, id: MessageId) -> Result<Option<Message>> {
         let message = self.stored_answer(id).await?;
-        Ok(self.with_chunks(message.into_iter().collect()).await?.pop())
+        Ok(self
+            .with_streaming_text(message.into_iter().collect(), |_| None)
+            .await?
+            .pop())
     }
 
     /// [`Storage::answer`] as its row holds it (a streaming answer's content empty).
@@ -318,19 +316,29 @@ impl Storage {
         Ok(found)
     }
 
-    /// The text streaming answers have in the journal so far, as their
-    /// content (a streaming row's content is empty until it ends; one
-    /// already filled from memory is not read again).
-    async fn with_chunks(&self, mut messages: Vec<Message>) -> Result<Vec<Message>> {
-        let streaming: Vec<(MessageId, i64)> = messages
-            .iter()
-            .filter(|m| m.status == MessageStatus::Streaming && m.content.is_empty())
-            .map(|m| (m.id, m.created_at))
-            .collect();
-        if streaming.is_empty() {
+    /// Stored `messages` with each streaming answer's text so far as its
+    /// content (its row's is empty until it ends): what `live` gives (an
+    /// answer this process holds in memory), else what the journal holds,
+    /// read once for all of them.
+    pub async fn with_streaming_text(
+        &self,
+        mut messages: Vec<Message>,
+        live: impl Fn(MessageId) -> Option<String>,
+    ) -> Result<Vec<Message>> {
+        let mut unread = vec![];
+        for message in messages
+            .iter_mut()
+            .filter(|m| m.status == MessageStatus::Streaming)
+        {
+            match live(message.id) {
+                Some(text) => message.content = text,
+                None => unread.push((message.id, message.created_at)),
+            }
+        }
+        if unread.is_empty() {
             return Ok(messages);
         }
-        let mut texts = self.streaming_text(&streaming).await?;
+        let mut texts = self.streaming_text(&unread).await?;
         for message in &mut messages {
             if let Some(text) = texts.remove(&message.id) {
                 message.content.push_str(&text);

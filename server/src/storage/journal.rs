@@ -139,6 +139,17 @@ impl Storage {
         }
         let body = encode(chunks);
         let now = now_millis();
+        macro_rules! insert_row {
+            ($tx:expr) => {
+                sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO answer_journal (written_at, body) VALUES ($1, $2) RETURNING id",
+                )
+                .bind(now)
+                .bind(&body)
+                .fetch_one(&mut *$tx)
+                .await?
+            };
+        }
         let id = match self {
             Storage::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
@@ -149,26 +160,14 @@ impl Storage {
                 sqlx::query("SET LOCAL synchronous_commit TO OFF")
                     .execute(&mut *tx)
                     .await?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO answer_journal (written_at, body) VALUES ($1, $2) RETURNING id",
-                )
-                .bind(now)
-                .bind(&body)
-                .fetch_one(&mut *tx)
-                .await?;
+                let id = insert_row!(tx);
                 super::leases::notify(&mut tx, [AnswerNews::Journal(id)]).await?;
                 tx.commit().await?;
                 id
             }
             Storage::Sqlite(pool) => {
                 let mut tx = begin_write!(pool).await?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO answer_journal (written_at, body) VALUES ($1, $2) RETURNING id",
-                )
-                .bind(now)
-                .bind(&body)
-                .fetch_one(&mut *tx)
-                .await?;
+                let id = insert_row!(tx);
                 tx.commit().await?;
                 id
             }
