@@ -432,3 +432,188 @@ async fn the_journal_gives_each_streaming_answer_its_text_and_is_trimmed_after()
     })
     .await;
 }
+
+/// One flush records the journal row and every end given to it in ONE
+/// transaction; an end that fails is rolled back alone and reported, and
+/// the others and the row stay written.
+#[tokio::test]
+async fn a_flush_records_many_ends_and_one_failing_end_spoils_no_other() {
+    use weasel_server::storage::{AnswerOutcome, Chunk, End};
+    on_each_backend(|backend, storage| async move {
+        let owner = user(&storage, "flush@example.com").await;
+        let answers = streaming_answers(&storage, owner, 3).await;
+        let refused = answers[1].1;
+        execute(
+            &storage,
+            &match backend {
+                Backend::Sqlite => format!(
+                    "CREATE TRIGGER refuse_one BEFORE UPDATE ON messages WHEN old.id = {} BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+                    refused.0
+                ),
+                Backend::Postgres => format!(
+                    "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+                     CREATE TRIGGER refuse_one BEFORE UPDATE ON messages FOR EACH ROW WHEN (old.id = {}) EXECUTE FUNCTION refuse_one();",
+                    refused.0
+                ),
+            },
+        )
+        .await;
+        let outcomes: Vec<AnswerOutcome> = answers
+            .iter()
+            .map(|(_, id)| AnswerOutcome {
+                content: format!("정답: ② ({})", id.0),
+                output_tokens: 7,
+                ..Default::default()
+            })
+            .collect();
+        let ends: Vec<End<'_>> = answers
+            .iter()
+            .zip(&outcomes)
+            .map(|((_, id), outcome)| End {
+                id: *id,
+                status: MessageStatus::Complete,
+                outcome,
+            })
+            .collect();
+        let rows_before = journal_rows(&storage).await;
+        let chunk = Chunk {
+            message: answers[0].1,
+            start_at: 0,
+            text: "정답",
+        };
+        let flushed = storage.flush(&[chunk], &ends).await.expect("the flush commits");
+        assert!(flushed.journal.is_some(), "{backend:?}");
+        assert_eq!(journal_rows(&storage).await, rows_before + 1, "{backend:?}");
+        let results: Vec<bool> = flushed.ends.iter().map(Result::is_ok).collect();
+        assert_eq!(results, [true, false, true], "{backend:?}: {:?}", flushed.ends);
+        for ((conversation, id), outcome) in answers.iter().zip(&outcomes) {
+            let messages = storage.messages(*conversation).await.unwrap();
+            let answer = messages.iter().find(|m| m.id == *id).unwrap();
+            if *id == refused {
+                assert_eq!(answer.status, MessageStatus::Streaming, "{backend:?}");
+                assert_eq!(answer.content, "", "{backend:?}: nothing of the failed end is written");
+            } else {
+                assert_eq!(answer.status, MessageStatus::Complete, "{backend:?}");
+                assert_eq!(answer.content, outcome.content, "{backend:?}");
+            }
+        }
+        // Once the database takes it again, the failed end is recorded.
+        execute(
+            &storage,
+            match backend {
+                Backend::Sqlite => "DROP TRIGGER refuse_one",
+                Backend::Postgres => "DROP TRIGGER refuse_one ON messages",
+            },
+        )
+        .await;
+        storage
+            .finish_answer(refused, MessageStatus::Complete, &outcomes[1])
+            .await
+            .expect("recorded once the database takes it");
+        let messages = storage.messages(answers[1].0).await.unwrap();
+        let answer = messages.iter().find(|m| m.id == refused).unwrap();
+        assert_eq!(answer.content, outcomes[1].content, "{backend:?}");
+    })
+    .await;
+}
+
+/// Search finds what is stored as soon as it is stored, though SQLite's
+/// index is written in batches: an answer once it ended (with its final
+/// text, indexed once), an edited question by its new text only, nothing
+/// of what was deleted, indexed or not; and SQLite's index stays
+/// consistent with the messages (FTS5's own integrity check).
+#[tokio::test]
+async fn search_sees_stored_text_at_once_though_the_index_is_batched() {
+    use weasel_server::storage::AnswerOutcome;
+    on_each_backend(|backend, storage| async move {
+        let owner = user(&storage, "backlog@example.com").await;
+        let found = |query: &'static str| {
+            let storage = storage.clone();
+            async move {
+                storage
+                    .search_messages(owner, query, 20)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|row| row.content)
+                    .collect::<Vec<_>>()
+            }
+        };
+        let conversation = storage
+            .create_conversation(owner, Subject::Other, "생물")
+            .await
+            .unwrap();
+        let asked = storage
+            .append_message(conversation.id, &question("광합성은 어디서 일어나나요?"))
+            .await
+            .unwrap();
+        let answer = storage
+            .start_answer(conversation.id, "model", None, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            found("광합성").await,
+            ["광합성은 어디서 일어나나요?"],
+            "{backend:?}"
+        );
+        let outcome = AnswerOutcome {
+            content: "정답: 엽록체에서 일어나요.".into(),
+            ..Default::default()
+        };
+        storage
+            .finish_answer(answer.id, MessageStatus::Complete, &outcome)
+            .await
+            .unwrap();
+        assert_eq!(
+            found("엽록체").await,
+            ["정답: 엽록체에서 일어나요."],
+            "{backend:?}"
+        );
+
+        storage
+            .replace_question(&asked, "세포 호흡은 어디서 일어나나요?")
+            .await
+            .unwrap();
+        assert!(
+            found("광합성").await.is_empty(),
+            "{backend:?}: the old text is gone"
+        );
+        assert!(
+            found("엽록체").await.is_empty(),
+            "{backend:?}: the answer after it is gone"
+        );
+        assert_eq!(
+            found("세포 호흡").await,
+            ["세포 호흡은 어디서 일어나나요?"],
+            "{backend:?}"
+        );
+
+        // Deleted before the index ever took it, and after.
+        let unindexed = storage
+            .create_conversation(owner, Subject::Other, "삭제")
+            .await
+            .unwrap();
+        storage
+            .append_message(unindexed.id, &question("미토콘드리아 질문"))
+            .await
+            .unwrap();
+        assert!(storage.delete_conversation(owner, unindexed.id).await.unwrap());
+        assert!(storage.delete_conversation(owner, conversation.id).await.unwrap());
+        assert!(found("미토콘드리아").await.is_empty(), "{backend:?}");
+        assert!(found("세포 호흡").await.is_empty(), "{backend:?}");
+
+        if let Storage::Sqlite(pool) = &storage {
+            storage.index_backlog().await.unwrap();
+            sqlx::query("INSERT INTO messages_search (messages_search, rank) VALUES ('integrity-check', 1)")
+                .execute(pool)
+                .await
+                .expect("the index holds exactly the messages' text");
+            let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM search_backlog")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(waiting, 0, "nothing waits once indexed");
+        }
+    })
+    .await;
+}

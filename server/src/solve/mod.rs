@@ -7,8 +7,9 @@
 //! the database: one flusher task writes, every [`FLUSH_EVERY`], what every
 //! live answer received since the last flush as ONE row of the answer
 //! journal (`storage::journal`: group commit, append-only, in time order);
-//! the answer's own row is written once, complete, at the end. A crash loses
-//! at most the last interval of text.
+//! the answer's own row is written once, complete, at the end, by the next
+//! flush, in the same transaction as every other answer that ended in that
+//! interval. A crash loses at most the last interval of text.
 
 use std::{
     collections::HashMap,
@@ -33,8 +34,8 @@ use crate::{
     model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Purpose, Turn, Usage},
     spending,
     storage::{
-        AnswerOutcome, Chunk, Conversation, ConversationId, Message, MessageId, MessageStatus, NewQuestion,
-        Refused, Reservation, Role, Storage, StorageError, Subject, UserId,
+        AnswerOutcome, Chunk, Conversation, ConversationId, End, Message, MessageId, MessageStatus,
+        NewQuestion, Refused, Reservation, Role, Storage, StorageError, Subject, UserId,
     },
 };
 
@@ -229,6 +230,14 @@ pub struct LimitReached {
     pub resets_in_secs: i64,
 }
 
+/// An answer's end waiting for a flush, and who waits for it to be recorded.
+struct QueuedEnd {
+    id: MessageId,
+    status: MessageStatus,
+    outcome: AnswerOutcome,
+    recorded: tokio::sync::oneshot::Sender<Result<(), Arc<StorageError>>>,
+}
+
 /// A new answer that was let in: what it reserved, for whom, on which day.
 struct Admitted {
     user: UserId,
@@ -261,6 +270,9 @@ pub struct Solver {
     /// Held for the whole of a flush, so an answer's end is stored only
     /// after any flush that took its text has committed.
     flushing: tokio::sync::Mutex<()>,
+    /// Answers' ends waiting for the next flush, which records them all in
+    /// its transaction (group commit).
+    ends: Mutex<Vec<QueuedEnd>>,
     /// What conversation titles cost since the last flush, per day.
     title_spend: Mutex<HashMap<String, i64>>,
     /// The last heartbeat reached the database and was written.
@@ -274,17 +286,26 @@ pub struct Solver {
 }
 
 /// Flushes every [`FLUSH_EVERY`] for as long as the solver exists (a flush
-/// that took longer is followed by the next at once).
+/// that took longer is followed by the next at once), and every
+/// [`INDEX_EVERY`] flushes adds what was stored since to the search index.
 async fn flush_forever(solver: Weak<Solver>) {
     let mut wait = FLUSH_EVERY;
-    loop {
+    for flushes in 1u64.. {
         tokio::time::sleep(wait).await;
         let Some(solver) = solver.upgrade() else { return };
         let started = Instant::now();
         solver.flush().await;
+        if flushes % INDEX_EVERY == 0 {
+            solver.index_search().await;
+        }
         wait = FLUSH_EVERY.saturating_sub(started.elapsed());
     }
 }
+
+/// How many flushes apart the search index is brought up to date (2 s):
+/// the batch that shares the index's pages among the answers that ended
+/// meanwhile. A search brings it up to date first anyway.
+const INDEX_EVERY: u64 = 8;
 
 /// What the model is told for each subject: the answer first, then the steps,
 /// then why each other choice is wrong, in the student's language.
@@ -396,6 +417,7 @@ impl Solver {
             mirrors: Mutex::default(),
             flushed: FlushStats::default(),
             flushing: tokio::sync::Mutex::new(()),
+            ends: Mutex::default(),
             title_spend: Mutex::default(),
             writable: AtomicBool::new(true),
             draining: AtomicBool::new(false),
@@ -444,8 +466,9 @@ impl Solver {
         &self.flushed
     }
 
-    /// Writes what every live answer received since the last flush, in one
-    /// transaction. Texts are copied under their locks, never across an await.
+    /// Writes what every live answer received since the last flush and
+    /// how each answer that ended since ended, in one transaction. Texts
+    /// are copied under their locks, never across an await.
     async fn flush(&self) {
         let _flushing = self.flushing.lock().await;
         let titles = std::mem::take(&mut *self.title_spend.lock().unwrap());
@@ -455,6 +478,7 @@ impl Solver {
                 *self.title_spend.lock().unwrap().entry(day).or_default() += micros;
             }
         }
+        let ends = std::mem::take(&mut *self.ends.lock().unwrap());
         let live: Vec<(MessageId, Arc<LiveAnswer>)> = self
             .live
             .lock()
@@ -471,7 +495,7 @@ impl Solver {
                 (state.text.len() > from).then(|| (*id, from, state.text[from..].to_string(), live.as_ref()))
             })
             .collect();
-        if pending.is_empty() {
+        if pending.is_empty() && ends.is_empty() {
             return;
         }
         let chunks: Vec<Chunk<'_>> = pending
@@ -482,23 +506,71 @@ impl Solver {
                 text,
             })
             .collect();
-        match self.storage.append_journal(&chunks).await {
-            Ok(written) => {
+        let to_record: Vec<End<'_>> = ends
+            .iter()
+            .map(|end| End {
+                id: end.id,
+                status: end.status,
+                outcome: &end.outcome,
+            })
+            .collect();
+        match self.storage.flush(&chunks, &to_record).await {
+            Ok(flushed) => {
                 for (_, from, text, live) in &pending {
                     live.persisted.store(from + text.len(), Ordering::Relaxed);
                 }
-                let bytes = written.map_or(0, |(_, bytes)| bytes);
+                let bytes = flushed.journal.map_or(0, |(_, bytes)| bytes);
                 self.flushed.transactions.fetch_add(1, Ordering::Relaxed);
                 self.flushed
                     .chunks
                     .fetch_add(pending.len() as u64, Ordering::Relaxed);
                 self.flushed.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
                 crate::metrics::record_flush(pending.len(), bytes);
+                for (end, result) in ends.into_iter().zip(flushed.ends) {
+                    let _ = end.recorded.send(result.map_err(Arc::new));
+                }
             }
-            // Nothing is lost from memory: the next flush writes it again.
+            // Nothing is lost from memory: the next flush writes the text
+            // again, and each end's writer queues it again.
             Err(err) => {
-                tracing::warn!(error = %err, answers = pending.len(), "cannot save streaming answers; retrying")
+                tracing::warn!(error = %err, answers = pending.len(), ends = ends.len(), "cannot save streaming answers; retrying");
+                let err = Arc::new(err);
+                for end in ends {
+                    let _ = end.recorded.send(Err(err.clone()));
+                }
             }
+        }
+    }
+
+    /// Adds the messages stored since the last time to the search index.
+    async fn index_search(&self) {
+        if let Err(err) = self.storage.index_backlog().await {
+            tracing::warn!(error = %err, "cannot update the search index; retrying");
+        }
+    }
+
+    /// Records how answer `id` ended with the next flush (see [`Self::flush`]).
+    async fn record_end(
+        &self,
+        id: MessageId,
+        status: MessageStatus,
+        outcome: &AnswerOutcome,
+    ) -> Result<(), Arc<StorageError>> {
+        let (recorded, done) = tokio::sync::oneshot::channel();
+        self.ends.lock().unwrap().push(QueuedEnd {
+            id,
+            status,
+            outcome: outcome.clone(),
+            recorded,
+        });
+        match done.await {
+            Ok(result) => result,
+            // The flusher is gone (never while the solver lives): alone.
+            Err(_) => self
+                .storage
+                .finish_answer(id, status, outcome)
+                .await
+                .map_err(Arc::new),
         }
     }
 
@@ -1011,7 +1083,7 @@ impl Solver {
         let mut wait = Duration::from_millis(250);
         let mut failures = 0u32;
         loop {
-            match self.storage.finish_answer(id, status, &outcome).await {
+            match self.record_end(id, status, &outcome).await {
                 Ok(()) => {
                     crate::metrics::record_answer_row(outcome.content.len());
                     if failures > 0 {

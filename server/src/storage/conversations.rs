@@ -2,8 +2,7 @@
 
 use super::{
     AnswerOutcome, AnswerStats, Begun, Conversation, ConversationId, Message, MessageId, MessageStatus,
-    NewMessage, NewQuestion, Refused, Result, Storage, StorageError, Subject, UserId, leases::AnswerNews,
-    now_millis,
+    NewMessage, NewQuestion, Refused, Result, Storage, StorageError, Subject, UserId, now_millis,
 };
 
 /// In transaction `$tx`: marks conversation `$id` active at `$now`; a
@@ -53,6 +52,72 @@ macro_rules! insert_answer {
         answer
     }};
 }
+
+/// In transaction `$tx`: records how answer `$id` ended (`$status`,
+/// `$outcome`: its full text and usage) and drops its lease; the only
+/// write of its row while it lived. An answer another replica marked
+/// interrupted meanwhile (this process could not renew its lease) gets its
+/// full text back. Its real cost replaces its reservation, once.
+macro_rules! finish_in {
+    ($tx:expr, $id:expr, $status:expr, $outcome:expr) => {{
+        let (id, outcome) = ($id, $outcome);
+        let reserved: Option<(Option<i64>, Option<String>, $crate::storage::UserId)> = sqlx::query_as(
+            "SELECT m.cost_micros, m.cost_day, c.user_id FROM messages m
+             JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        let ended = sqlx::query(
+            "UPDATE messages SET content = $1, status = $2, error = $3, stop_reason = $4, input_tokens = $5,
+                 output_tokens = $6, cache_read_tokens = $7, cache_write_tokens = $8, first_token_ms = $9,
+                 total_ms = $10, cost_micros = $12
+             WHERE id = $11 AND status IN ('streaming', 'interrupted')",
+        )
+        .bind(&outcome.content)
+        .bind($status)
+        .bind(&outcome.error)
+        .bind(&outcome.stop_reason)
+        .bind(outcome.input_tokens)
+        .bind(outcome.output_tokens)
+        .bind(outcome.cache_read_tokens)
+        .bind(outcome.cache_write_tokens)
+        .bind(outcome.first_token_ms)
+        .bind(outcome.total_ms)
+        .bind(id)
+        .bind(outcome.cost_micros)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        drop_streaming_rows!($tx, id);
+        // Only when this statement ended it. Last, so the day's rows, which
+        // every new question updates too, stay locked only for the commit.
+        if let (1, Some((reserved, Some(day), user))) = (ended, reserved) {
+            let tokens = outcome.input_tokens + outcome.output_tokens + outcome.cache_read_tokens
+                + outcome.cache_write_tokens;
+            sqlx::query(
+                "UPDATE user_days SET tokens = tokens + $3, spent_micros = spent_micros + $4
+                 WHERE user_id = $1 AND day = $2",
+            )
+            .bind(user)
+            .bind(&day)
+            .bind(tokens)
+            .bind(outcome.cost_micros)
+            .execute(&mut *$tx)
+            .await?;
+            sqlx::query(
+                "UPDATE spend_days SET spent_micros = spent_micros + $2, reserved_micros = reserved_micros - $3
+                 WHERE day = $1",
+            )
+            .bind(&day)
+            .bind(outcome.cost_micros)
+            .bind(reserved.unwrap_or(0))
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(super) use finish_in;
 
 impl Storage {
     pub async fn create_conversation(
@@ -348,78 +413,17 @@ impl Storage {
     }
 
     /// Records how an answer ended, with its full text, and drops its lease,
-    /// in one transaction: the only write of its row while it
-    /// lived. An answer another replica marked interrupted meanwhile (this
-    /// process could not renew its lease) gets its full text back.
+    /// in one transaction of its own. The solver records ends with its
+    /// flushes instead ([`Storage::flush`]); this is the same write alone.
     pub async fn finish_answer(
         &self,
         id: MessageId,
         status: MessageStatus,
         outcome: &AnswerOutcome,
     ) -> Result<()> {
-        on_pool!(self, pool => async {
-            let mut tx = begin_write!(pool).await?;
-            let reserved: Option<(Option<i64>, Option<String>, UserId)> = sqlx::query_as(
-                "SELECT m.cost_micros, m.cost_day, c.user_id FROM messages m
-                 JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1",
-            )
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let ended = sqlx::query(
-                "UPDATE messages SET content = $1, status = $2, error = $3, stop_reason = $4, input_tokens = $5,
-                     output_tokens = $6, cache_read_tokens = $7, cache_write_tokens = $8, first_token_ms = $9,
-                     total_ms = $10, cost_micros = $12
-                 WHERE id = $11 AND status IN ('streaming', 'interrupted')",
-            )
-            .bind(&outcome.content)
-            .bind(status)
-            .bind(&outcome.error)
-            .bind(&outcome.stop_reason)
-            .bind(outcome.input_tokens)
-            .bind(outcome.output_tokens)
-            .bind(outcome.cache_read_tokens)
-            .bind(outcome.cache_write_tokens)
-            .bind(outcome.first_token_ms)
-            .bind(outcome.total_ms)
-            .bind(id)
-            .bind(outcome.cost_micros)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            drop_streaming_rows!(tx, id);
-            // Its real cost replaces its reservation, once (only when this
-            // statement ended it). Last, so the day's row, which every new
-            // question updates too, stays locked only for the commit.
-            if let (1, Some((reserved, Some(day), user))) = (ended, reserved) {
-                let tokens = outcome.input_tokens + outcome.output_tokens + outcome.cache_read_tokens
-                    + outcome.cache_write_tokens;
-                sqlx::query(
-                    "UPDATE user_days SET tokens = tokens + $3, spent_micros = spent_micros + $4
-                     WHERE user_id = $1 AND day = $2",
-                )
-                .bind(user)
-                .bind(&day)
-                .bind(tokens)
-                .bind(outcome.cost_micros)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE spend_days SET spent_micros = spent_micros + $2, reserved_micros = reserved_micros - $3
-                     WHERE day = $1",
-                )
-                .bind(&day)
-                .bind(outcome.cost_micros)
-                .bind(reserved.unwrap_or(0))
-                .execute(&mut *tx)
-                .await?;
-            }
-            drop_streaming_rows!(tx, id);
-            tx.commit().await
-        }
-        .await)?;
-        self.announce([AnswerNews::Ended(id)]).await?;
-        Ok(())
+        let end = super::End { id, status, outcome };
+        let mut flushed = self.flush(&[], std::slice::from_ref(&end)).await?;
+        flushed.ends.pop().expect("one result per end")
     }
 
     /// Starts an empty answer, marked streaming, from `model_id`, holding

@@ -19,7 +19,10 @@ use std::collections::HashMap;
 
 use futures_util::TryStreamExt;
 
-use super::{AnswerNews, Chunk, MessageId, Result, Storage, now_millis};
+use super::{
+    AnswerNews, Chunk, End, Flushed, MessageId, Result, Storage, conversations::finish_in, leases::notify_in,
+    now_millis,
+};
 
 /// How far before an answer began its journal rows are looked for, and
 /// kept: its rows are written by the process that created it, after it did,
@@ -131,48 +134,81 @@ impl Assembler {
 impl Storage {
     /// Appends one journal row with `chunks` (what the answers this process
     /// writes received since the last flush) and, on PostgreSQL, announces
-    /// it in the same transaction. Its id; `None` when there was nothing.
-    #[tracing::instrument(skip_all, fields(chunks = chunks.len()))]
+    /// it in the same transaction. Its id and encoded bytes; `None` when
+    /// there was nothing.
     pub async fn append_journal(&self, chunks: &[Chunk<'_>]) -> Result<Option<(i64, usize)>> {
-        if chunks.is_empty() {
-            return Ok(None);
+        Ok(self.flush(chunks, &[]).await?.journal)
+    }
+
+    /// One flush, in ONE transaction (group commit): a journal row with
+    /// `chunks`, and how each answer of `ends` ended ([`finish_in!`]).
+    ///
+    /// Recording ends together shares the pages every end writes (the
+    /// messages' and the day's rows, the leases) among them, and one commit
+    /// serves them all. An end that fails is rolled back alone (a
+    /// savepoint) and reported in [`Flushed::ends`]; a failure of the
+    /// journal row or of the commit fails the whole flush. On PostgreSQL
+    /// the row and the ends are announced in the same transaction, and
+    /// a flush with no end commits without waiting for its WAL to reach the
+    /// disk: streaming text may lose its last interval in a crash anyway
+    /// (the answer is then interrupted with what the journal holds), and
+    /// the questions' own commits do not queue behind it.
+    #[tracing::instrument(skip_all, fields(chunks = chunks.len(), ends = ends.len()))]
+    pub async fn flush(&self, chunks: &[Chunk<'_>], ends: &[End<'_>]) -> Result<Flushed> {
+        let mut flushed = Flushed {
+            journal: None,
+            ends: Vec::with_capacity(ends.len()),
+        };
+        if chunks.is_empty() && ends.is_empty() {
+            return Ok(flushed);
         }
-        let body = encode(chunks);
+        let body = (!chunks.is_empty()).then(|| encode(chunks));
         let now = now_millis();
-        macro_rules! insert_row {
-            ($tx:expr) => {
-                sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO answer_journal (written_at, body) VALUES ($1, $2) RETURNING id",
-                )
-                .bind(now)
-                .bind(&body)
-                .fetch_one(&mut *$tx)
-                .await?
-            };
-        }
-        let id = match self {
-            Storage::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                // Streaming text may lose its last interval in a crash anyway
-                // (the answer is then interrupted with what the journal holds),
-                // so this commit need not wait for the WAL to reach the disk:
-                // the questions' and answers' own commits do not queue behind it.
+        on_pool!(self, pool => {
+            let postgres = matches!(self, Storage::Postgres(_));
+            let mut tx = begin_write!(pool).await?;
+            if postgres && ends.is_empty() {
                 sqlx::query("SET LOCAL synchronous_commit TO OFF")
                     .execute(&mut *tx)
                     .await?;
-                let id = insert_row!(tx);
-                super::leases::notify(&mut tx, [AnswerNews::Journal(id)]).await?;
-                tx.commit().await?;
-                id
             }
-            Storage::Sqlite(pool) => {
-                let mut tx = begin_write!(pool).await?;
-                let id = insert_row!(tx);
-                tx.commit().await?;
-                id
+            let mut news = vec![];
+            if let Some(body) = &body {
+                let id = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO answer_journal (written_at, body) VALUES ($1, $2) RETURNING id",
+                )
+                .bind(now)
+                .bind(body)
+                .fetch_one(&mut *tx)
+                .await?;
+                news.push(AnswerNews::Journal(id));
+                flushed.journal = Some((id, body.len()));
             }
-        };
-        Ok(Some((id, body.len())))
+            for end in ends {
+                let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+                let recorded: Result<()> = async {
+                    finish_in!(savepoint, end.id, end.status, end.outcome);
+                    Ok(())
+                }
+                .await;
+                match recorded {
+                    Ok(()) => {
+                        savepoint.commit().await?;
+                        news.push(AnswerNews::Ended(end.id));
+                        flushed.ends.push(Ok(()));
+                    }
+                    Err(err) => {
+                        savepoint.rollback().await?;
+                        flushed.ends.push(Err(err));
+                    }
+                }
+            }
+            if postgres {
+                notify_in!(tx, news);
+            }
+            tx.commit().await?;
+        });
+        Ok(flushed)
     }
 
     /// The newest journal row's id (0 when there is none).

@@ -77,19 +77,28 @@ impl AnswerNews {
     }
 }
 
-/// Sends `news` inside the transaction `tx` (PostgreSQL delivers it only
-/// when that commits, so a listener never reads ahead of the data).
+/// In PostgreSQL transaction `$tx`: sends `$news` (PostgreSQL delivers it
+/// only when that commits, so a listener never reads ahead of the data).
+/// A macro so code written once for both pools can use it; never run on SQLite.
+macro_rules! notify_in {
+    ($tx:expr, $news:expr) => {{
+        for payload in $crate::storage::AnswerNews::payloads($news) {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind($crate::storage::ANSWERS_CHANNEL)
+                .bind(payload)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(super) use notify_in;
+
+/// Sends `news` inside the transaction `tx` ([`notify_in!`]).
 pub(crate) async fn notify(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     news: impl IntoIterator<Item = AnswerNews>,
 ) -> std::result::Result<(), sqlx::Error> {
-    for payload in AnswerNews::payloads(news) {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(ANSWERS_CHANNEL)
-            .bind(payload)
-            .execute(&mut **tx)
-            .await?;
-    }
+    notify_in!(*tx, news);
     Ok(())
 }
 

@@ -103,6 +103,22 @@ pub struct Chunk<'a> {
     pub text: &'a str,
 }
 
+/// How an answer ended, to be recorded by a flush.
+#[derive(Clone, Copy, Debug)]
+pub struct End<'a> {
+    pub id: MessageId,
+    pub status: MessageStatus,
+    pub outcome: &'a AnswerOutcome,
+}
+
+/// What one flush wrote: its journal row's id and encoded bytes (`None`
+/// without pieces), and for each end, in order, whether it was recorded.
+#[derive(Debug)]
+pub struct Flushed {
+    pub journal: Option<(i64, usize)>,
+    pub ends: Vec<Result<(), super::StorageError>>,
+}
+
 /// What a token sent by mail is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenPurpose {

@@ -2,6 +2,9 @@
 //! tokenizer, PostgreSQL pg_trgm (see the `0002_search` migrations). Query
 //! text is always data: FTS5 gets it as one quoted phrase, LIKE patterns get
 //! `%`, `_` and `\` escaped.
+//!
+//! SQLite's index is written in batches ([`Storage::index_backlog`], see
+//! migration `0012_search_backlog`); PostgreSQL's follows each row by itself.
 
 use super::{ConversationId, MessageId, Result, Storage, UserId};
 
@@ -18,6 +21,15 @@ pub struct SearchRow {
 /// The trigram index needs three characters; shorter queries scan instead.
 const TRIGRAM: usize = 3;
 
+/// The most messages one batch adds to SQLite's index (bounds how long it
+/// holds the writer).
+const INDEX_BATCH: i64 = 2000;
+
+/// The messages of the backlog that one batch indexes: those no longer
+/// streaming (an answer is indexed once, with its final text), oldest first.
+const BACKLOG_READY: &str = "SELECT b.message_id FROM search_backlog b JOIN messages m ON m.id = b.message_id
+     WHERE m.status <> 'streaming' ORDER BY b.message_id LIMIT $1";
+
 fn like_pattern(query: &str) -> String {
     let escaped = query
         .replace('\\', "\\\\")
@@ -31,12 +43,46 @@ fn fts_phrase(query: &str) -> String {
 }
 
 impl Storage {
+    /// Adds the messages waiting in SQLite's search backlog to its index,
+    /// in one transaction, at most [`INDEX_BATCH`] of them: how many. A
+    /// no-op on PostgreSQL, whose index follows every row.
+    #[tracing::instrument(skip_all)]
+    pub async fn index_backlog(&self) -> Result<u64> {
+        let Storage::Sqlite(pool) = self else {
+            return Ok(0);
+        };
+        let mut tx = begin_write!(pool).await?;
+        let indexed = sqlx::query(&format!(
+            "INSERT INTO messages_search (rowid, content)
+             SELECT id, content FROM messages WHERE id IN ({BACKLOG_READY})"
+        ))
+        .bind(INDEX_BATCH)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if indexed > 0 {
+            // The same rows: nothing else writes inside this transaction.
+            sqlx::query(&format!(
+                "DELETE FROM search_backlog WHERE message_id IN ({BACKLOG_READY})"
+            ))
+            .bind(INDEX_BATCH)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(indexed)
+    }
+
     /// The user's messages containing `query`, newest first.
     pub async fn search_messages(&self, user: UserId, query: &str, limit: u32) -> Result<Vec<SearchRow>> {
         let limit = i64::from(limit);
         if let Storage::Sqlite(pool) = self
             && query.chars().count() >= TRIGRAM
         {
+            // Whatever was stored before this search is found by it.
+            if let Err(err) = self.index_backlog().await {
+                tracing::warn!(error = %err, "cannot update the search index before a search");
+            }
             return Ok(sqlx::query_as::<_, SearchRow>(
                 "SELECT m.conversation_id, c.title, m.id AS message_id, m.content, c.subject, m.created_at
                  FROM messages_search s
