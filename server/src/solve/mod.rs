@@ -7,9 +7,9 @@
 //! the database: one flusher task writes, every [`FLUSH_EVERY`], what every
 //! live answer received since the last flush as ONE row of the answer
 //! journal (`storage::journal`: group commit, append-only, in time order);
-//! the answer's own row is written once, complete, at the end, by the next
-//! flush, in the same transaction as every other answer that ended in that
-//! interval. A crash loses at most the last interval of text.
+//! the answer's own row is written once, complete, at the end (on SQLite by
+//! the next flush, in the same transaction as every other answer that
+//! ended in that interval). A crash loses at most the last interval of text.
 
 use std::{
     collections::HashMap,
@@ -549,13 +549,22 @@ impl Solver {
         }
     }
 
-    /// Records how answer `id` ended with the next flush (see [`Self::flush`]).
+    /// Records how answer `id` ended: on SQLite with the next flush (see
+    /// [`Self::flush`]), on PostgreSQL at once, alone
+    /// ([`Storage::groups_ends`]).
     async fn record_end(
         &self,
         id: MessageId,
         status: MessageStatus,
         outcome: &AnswerOutcome,
     ) -> Result<(), Arc<StorageError>> {
+        if !self.storage.groups_ends() {
+            return self
+                .storage
+                .finish_answer(id, status, outcome)
+                .await
+                .map_err(Arc::new);
+        }
         let (recorded, done) = tokio::sync::oneshot::channel();
         self.ends.lock().unwrap().push(QueuedEnd {
             id,

@@ -140,12 +140,23 @@ impl Storage {
         Ok(self.flush(chunks, &[]).await?.journal)
     }
 
+    /// Whether answers' ends are best recorded together, by a flush
+    /// ([`Self::flush`]), rather than each in a transaction of its own.
+    ///
+    /// SQLite: yes. Its WAL takes whole pages, so ends recorded together
+    /// share the pages every end writes (the messages' and the day's rows,
+    /// the leases, the search backlog), and there is one writer anyway.
+    /// PostgreSQL: no. Its WAL takes records, not pages, and one
+    /// transaction holding the row locks of many ends (students' days,
+    /// leases, messages) deadlocked against other replicas' flushes,
+    /// questions, heartbeats and sweeps (seen with three replicas).
+    pub fn groups_ends(&self) -> bool {
+        matches!(self, Storage::Sqlite(_))
+    }
+
     /// One flush, in ONE transaction (group commit): a journal row with
     /// `chunks`, and how each answer of `ends` ended ([`finish_in!`]).
-    ///
-    /// Recording ends together shares the pages every end writes (the
-    /// messages' and the day's rows, the leases) among them, and one commit
-    /// serves them all. An end that fails is rolled back alone (a
+    /// The solver gives it ends only where [`Self::groups_ends`]. An end that fails is rolled back alone (a
     /// savepoint) and reported in [`Flushed::ends`]; a failure of the
     /// journal row or of the commit fails the whole flush. On PostgreSQL
     /// the row and the ends are announced in the same transaction, and
