@@ -51,6 +51,14 @@ impl Storage {
         let Storage::Sqlite(pool) = self else {
             return Ok(0);
         };
+        // Read first: most calls find nothing ready and need not wait for the writer.
+        let ready: bool = sqlx::query_scalar(&format!("SELECT EXISTS ({BACKLOG_READY})"))
+            .bind(1i64)
+            .fetch_one(pool)
+            .await?;
+        if !ready {
+            return Ok(0);
+        }
         let mut tx = begin_write!(pool).await?;
         let indexed = sqlx::query(&format!(
             "INSERT INTO messages_search (rowid, content)
