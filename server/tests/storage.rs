@@ -4,8 +4,8 @@ mod common;
 
 use common::{BACKENDS, Backend, TestDatabase, on_each_backend};
 use weasel_server::storage::{
-    ConversationId, MessageId, MessageStatus, NewMessage, NewUser, Role, Storage, StorageError, Subject,
-    UserId,
+    ConversationId, Message, MessageId, MessageStatus, NewMessage, NewUser, Role, Storage, StorageError,
+    Subject, UserId,
 };
 
 async fn user(storage: &Storage, email: &str) -> UserId {
@@ -236,24 +236,36 @@ async fn a_database_with_no_free_connection_is_busy_not_broken() {
     assert!(!other.is_overloaded());
 }
 
+/// A new conversation of `owner` titled `title`, asking `text`, with its
+/// answer started (streaming): the conversation, the question, the answer.
+async fn asked(
+    storage: &Storage,
+    owner: UserId,
+    title: &str,
+    text: &str,
+) -> (ConversationId, Message, MessageId) {
+    let conversation = storage
+        .create_conversation(owner, Subject::Math, title)
+        .await
+        .unwrap();
+    let question = storage
+        .append_message(conversation.id, &question(text))
+        .await
+        .unwrap();
+    let answer = storage
+        .start_answer(conversation.id, "model", None, None)
+        .await
+        .unwrap();
+    (conversation.id, question, answer.id)
+}
+
 /// `n` conversations of `owner`, each with a question and an answer
 /// started (streaming): (conversation, answer) ids.
 async fn streaming_answers(storage: &Storage, owner: UserId, n: usize) -> Vec<(ConversationId, MessageId)> {
     let mut answers = vec![];
     for i in 0..n {
-        let conversation = storage
-            .create_conversation(owner, Subject::Math, &format!("문제 {i}"))
-            .await
-            .unwrap();
-        storage
-            .append_message(conversation.id, &question("1+1은?"))
-            .await
-            .unwrap();
-        let answer = storage
-            .start_answer(conversation.id, "model", None, None)
-            .await
-            .unwrap();
-        answers.push((conversation.id, answer.id));
+        let (conversation, _, answer) = asked(storage, owner, &format!("문제 {i}"), "1+1은?").await;
+        answers.push((conversation, answer));
     }
     answers
 }
@@ -539,18 +551,8 @@ async fn search_sees_stored_text_at_once_though_the_index_is_batched() {
                     .collect::<Vec<_>>()
             }
         };
-        let conversation = storage
-            .create_conversation(owner, Subject::Other, "생물")
-            .await
-            .unwrap();
-        let asked = storage
-            .append_message(conversation.id, &question("광합성은 어디서 일어나나요?"))
-            .await
-            .unwrap();
-        let answer = storage
-            .start_answer(conversation.id, "model", None, None)
-            .await
-            .unwrap();
+        let (conversation, first, answer) =
+            asked(&storage, owner, "생물", "광합성은 어디서 일어나나요?").await;
         assert_eq!(
             found("광합성").await,
             ["광합성은 어디서 일어나나요?"],
@@ -561,7 +563,7 @@ async fn search_sees_stored_text_at_once_though_the_index_is_batched() {
             ..Default::default()
         };
         storage
-            .finish_answer(answer.id, MessageStatus::Complete, &outcome)
+            .finish_answer(answer, MessageStatus::Complete, &outcome)
             .await
             .unwrap();
         assert_eq!(
@@ -571,7 +573,7 @@ async fn search_sees_stored_text_at_once_though_the_index_is_batched() {
         );
 
         storage
-            .replace_question(&asked, "세포 호흡은 어디서 일어나나요?")
+            .replace_question(&first, "세포 호흡은 어디서 일어나나요?")
             .await
             .unwrap();
         assert!(
@@ -598,7 +600,7 @@ async fn search_sees_stored_text_at_once_though_the_index_is_batched() {
             .await
             .unwrap();
         assert!(storage.delete_conversation(owner, unindexed.id).await.unwrap());
-        assert!(storage.delete_conversation(owner, conversation.id).await.unwrap());
+        assert!(storage.delete_conversation(owner, conversation).await.unwrap());
         assert!(found("미토콘드리아").await.is_empty(), "{backend:?}");
         assert!(found("세포 호흡").await.is_empty(), "{backend:?}");
 
