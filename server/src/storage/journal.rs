@@ -156,9 +156,10 @@ impl Storage {
 
     /// One flush, in ONE transaction (group commit): a journal row with
     /// `chunks`, and how each answer of `ends` ended ([`finish_in!`]).
-    /// The solver gives it ends only where [`Self::groups_ends`]. An end that fails is rolled back alone (a
+    /// The solver gives it ends only where [`Self::groups_ends`]. Where an
+    /// end shares the transaction, it is rolled back alone if it fails (a
     /// savepoint) and reported in [`Flushed::ends`]; a failure of the
-    /// journal row or of the commit fails the whole flush. On PostgreSQL
+    /// journal row, of a lone end or of the commit fails the whole flush. On PostgreSQL
     /// the row and the ends are announced in the same transaction, and
     /// a flush with no end commits without waiting for its WAL to reach the
     /// disk: streaming text may lose its last interval in a crash anyway
@@ -195,22 +196,30 @@ impl Storage {
                 news.push(AnswerNews::Journal(id));
                 flushed.journal = Some((id, body.len()));
             }
-            for end in ends {
-                let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
-                let recorded: Result<()> = async {
-                    finish_in!(savepoint, end.id, end.status, end.outcome);
-                    Ok(())
-                }
-                .await;
-                match recorded {
-                    Ok(()) => {
-                        savepoint.commit().await?;
-                        news.push(AnswerNews::Ended(end.id));
-                        flushed.ends.push(Ok(()));
+            // An end alone in its transaction (`finish_answer`, every end on
+            // PostgreSQL) needs no savepoint: its failure fails the flush.
+            if body.is_none() && ends.len() == 1 {
+                finish_in!(tx, ends[0].id, ends[0].status, ends[0].outcome);
+                news.push(AnswerNews::Ended(ends[0].id));
+                flushed.ends.push(Ok(()));
+            } else {
+                for end in ends {
+                    let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+                    let recorded: Result<()> = async {
+                        finish_in!(savepoint, end.id, end.status, end.outcome);
+                        Ok(())
                     }
-                    Err(err) => {
-                        savepoint.rollback().await?;
-                        flushed.ends.push(Err(err));
+                    .await;
+                    match recorded {
+                        Ok(()) => {
+                            savepoint.commit().await?;
+                            news.push(AnswerNews::Ended(end.id));
+                            flushed.ends.push(Ok(()));
+                        }
+                        Err(err) => {
+                            savepoint.rollback().await?;
+                            flushed.ends.push(Err(err));
+                        }
                     }
                 }
             }
