@@ -87,9 +87,17 @@ impl Storage {
         if let Storage::Sqlite(pool) = self
             && query.chars().count() >= TRIGRAM
         {
-            // Whatever was stored before this search is found by it.
-            if let Err(err) = self.index_backlog().await {
-                tracing::warn!(error = %err, "cannot update the search index before a search");
+            // Whatever was stored before this search is found by it (a
+            // backlog larger than one batch takes several).
+            loop {
+                match self.index_backlog().await {
+                    Ok(indexed) if indexed == INDEX_BATCH as u64 => continue,
+                    Ok(_) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot update the search index before a search");
+                        break;
+                    }
+                }
             }
             return Ok(sqlx::query_as::<_, SearchRow>(
                 "SELECT m.conversation_id, c.title, m.id AS message_id, m.content, c.subject, m.created_at
