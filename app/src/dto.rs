@@ -88,6 +88,9 @@ pub struct MessageView {
     pub id: i64,
     pub from_student: bool,
     pub content: String,
+    /// `content` as safe HTML, rendered on the server (Markdown and math for
+    /// an answer, math only for a question): the browser renders nothing.
+    pub html: String,
     pub status: AnswerStatus,
     /// Why an answer failed: `throttled`, `timeout`, `stream`, `unavailable`,
     /// `rejected`, `model_gone` (the configured model cannot be called),
@@ -151,6 +154,8 @@ pub fn dollars(micros: i64) -> String {
 pub struct ConversationView {
     pub id: i64,
     pub title: String,
+    /// The title as safe HTML (its math rendered).
+    pub title_html: String,
     pub subject: Subject,
     pub messages: Vec<MessageView>,
     /// Answers come from the offline emulator, not from Claude.
@@ -163,6 +168,8 @@ pub struct ConversationView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SharedConversation {
     pub title: String,
+    /// The title as safe HTML (its math rendered).
+    pub title_html: String,
     pub subject: Subject,
     pub messages: Vec<MessageView>,
 }
@@ -177,6 +184,8 @@ pub fn share_path(token: &str) -> String {
 pub struct ConversationSummary {
     pub id: i64,
     pub title: String,
+    /// The title as safe HTML (its math rendered).
+    pub title_html: String,
     pub subject: Subject,
     /// Last activity, Unix milliseconds.
     pub updated_at: i64,
@@ -197,6 +206,8 @@ pub struct ConversationList {
 pub struct SearchHit {
     pub conversation: i64,
     pub title: String,
+    /// The title as safe HTML (its math rendered).
+    pub title_html: String,
     pub subject: Subject,
     /// When the matching message was written, Unix milliseconds.
     pub at: i64,

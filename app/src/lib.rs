@@ -13,15 +13,15 @@ pub mod error;
 pub mod i18n;
 mod pages;
 pub mod stream;
-/// Answers as HTML: one renderer for the server and the browser (see `weasel-render`).
-pub use render as markdown;
 
-/// HTML that the server renders into the page (an answer, a question or a
-/// title with math): made when the server renders or the browser builds a
-/// view, skipped while the browser hydrates, where the element keeps what
-/// the server sent and the value is never written. Rendering every answer
-/// again at hydration made the page unresponsive for a third of a second on
-/// a mid-range phone.
+/// HTML that the server rendered (an answer, a question or a title with
+/// math; see `weasel-render`, which only the server links): written when
+/// the server renders or the browser builds a view, skipped while the
+/// browser hydrates, where the element keeps what the server sent. Writing
+/// every answer again at hydration made the page unresponsive for a third of
+/// a second on a mid-range phone. Read a signal before the call, not inside
+/// `make`: skipped at hydration, it would not be tracked, and the view would
+/// never follow it.
 pub fn server_html(make: impl FnOnce() -> String) -> String {
     #[cfg(feature = "hydrate")]
     if leptos::prelude::Owner::current_shared_context().is_some_and(|context| context.during_hydration()) {
@@ -124,5 +124,25 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </pages::Layout>
         </Router>
+    }
+}
+
+/// A title without its LaTeX delimiters, for where no markup can go (the
+/// browser tab): `$x^2$의 최댓값` → `x^2의 최댓값`.
+pub fn plain_title(title: &str) -> String {
+    ["\\(", "\\)", "\\[", "\\]", "$"]
+        .iter()
+        .fold(title.to_owned(), |title, delimiter| title.replace(delimiter, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_plain_title_has_no_math_delimiters() {
+        assert_eq!(
+            super::plain_title("$\\lim_{x \\to 0}$ 계산"),
+            "\\lim_{x \\to 0} 계산"
+        );
+        assert_eq!(super::plain_title("\\(x^2\\)의 최댓값"), "x^2의 최댓값");
     }
 }

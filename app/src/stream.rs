@@ -2,6 +2,11 @@
 //! `GET /api/answers/{id}/events` sends server-sent events named [`DELTA`]
 //! (data: [`Delta`], id: the byte offset after it) until one named [`DONE`]
 //! (data: [`Done`]). The server writes them, the browser reads them.
+//!
+//! The server also renders the answer (Markdown and math, sanitized) and
+//! sends the HTML as patches beside the text: the browser keeps the text
+//! (to copy, to resume from) and shows the HTML, and never renders anything
+//! itself. Each connection's first delta carries the whole HTML (`at` 0).
 
 use std::borrow::Cow;
 
@@ -14,12 +19,36 @@ pub const DELTA: &str = "delta";
 /// The event name of the end.
 pub const DONE: &str = "done";
 
-/// `text` goes at byte `offset` of the answer (replacing anything after it).
+/// `text` goes at byte `offset` of the answer (replacing anything after it);
+/// `html`, when present, updates the answer's HTML.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delta<'a> {
     pub offset: usize,
     #[serde(borrow)]
     pub text: Cow<'a, str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<HtmlPatch<'a>>,
+}
+
+/// The reader truncates the answer's HTML to byte `at`, then appends `html`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HtmlPatch<'a> {
+    pub at: usize,
+    #[serde(borrow)]
+    pub html: Cow<'a, str>,
+}
+
+impl HtmlPatch<'_> {
+    /// Applies the patch to `html`; false (and `html` untouched) when it
+    /// does not fit.
+    pub fn apply(&self, html: &mut String) -> bool {
+        if self.at > html.len() || !html.is_char_boundary(self.at) {
+            return false;
+        }
+        html.truncate(self.at);
+        html.push_str(&self.html);
+        true
+    }
 }
 
 /// How the answer ended.

@@ -6,7 +6,7 @@ import { test, expect, hydrated, signUp, unique } from './fixtures';
 import type { Page } from '@playwright/test';
 
 /** The goal of issue #14 is 200 KB; until it is met, this ceiling only stops the weight from growing. */
-const BUDGET_KB = Number(process.env.WEASEL_FIRST_VISIT_BUDGET_KB ?? 500);
+const BUDGET_KB = Number(process.env.WEASEL_FIRST_VISIT_BUDGET_KB ?? 420);
 
 function brotliBytes(url: string, cookie: string): Promise<{ bytes: number; encoding: string }> {
   return new Promise((resolve, reject) => {

@@ -1,7 +1,9 @@
 //! Renders arbitrary text as an answer, and separately sanitizes it as if a
 //! renderer had written it, then parses each output the way a browser's
 //! `innerHTML` does (html5ever, a `<div>` as context) and fails on any
-//! element, attribute, URL or node outside the allow-list.
+//! element, attribute, URL or node outside the allow-list. The same text
+//! also streams in pieces through `render::stream`, and the HTML a reader
+//! assembles from its patches must hold to the same list.
 #![no_main]
 
 use html5ever::{ParseOpts, QualName, local_name, ns, parse_fragment, tendril::TendrilSink};
@@ -12,7 +14,32 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     check(&text, &render::render(&text));
     check(&text, &render::sanitize(&text));
+    check(&text, &streamed(&text, data.first().map_or(1, |b| usize::from(b % 16) + 1)));
 });
+
+/// `text` streamed in pieces of about `step` bytes: the HTML a reader ends
+/// with before the end's correction (what it showed while streaming).
+fn streamed(text: &str, step: usize) -> String {
+    let mut streaming = render::stream::Streaming::default();
+    let mut html = String::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + step).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        if let Some(patch) = streaming.push(&text[start..end]) {
+            assert!(patch.apply(&mut html), "a patch that does not fit\ninput: {text:?}");
+        }
+        start = end;
+    }
+    let shown = html.clone();
+    if let Some(patch) = streaming.finish() {
+        assert!(patch.apply(&mut html));
+    }
+    assert_eq!(html, render::render(text), "the end is the answer rendered whole\ninput: {text:?}");
+    shown
+}
 
 fn check(input: &str, html: &str) {
     let dom = parse_fragment(

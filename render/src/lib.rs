@@ -12,17 +12,28 @@
 //! with a real HTML parser.
 
 mod sanitize;
+pub mod stream;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 use pulldown_latex::{RenderConfig, Storage, config::DisplayMode};
 
 pub use sanitize::{allowed_attribute, allowed_element, safe_url as allowed_url, sanitize};
 
+/// The Markdown an answer may use.
+const OPTIONS: Options = Options::ENABLE_TABLES
+    .union(Options::ENABLE_STRIKETHROUGH)
+    .union(Options::ENABLE_MATH);
+
 /// Renders an answer (complete or partial) to safe HTML.
 pub fn render(markdown: &str) -> String {
+    mark_final_answer(fragment(markdown))
+}
+
+/// Renders Markdown to safe HTML: a whole answer, or some of its top-level
+/// blocks (see [`stream`]).
+fn fragment(markdown: &str) -> String {
     let source = normalize_delimiters(markdown);
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_MATH;
-    let events = Parser::new_ext(&source, options).filter_map(|event| match event {
+    let events = Parser::new_ext(&source, OPTIONS).filter_map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
         Event::InlineMath(tex) => Some(Event::InlineHtml(math(&tex, DisplayMode::Inline).into())),
         Event::DisplayMath(tex) => Some(Event::Html(
@@ -49,7 +60,7 @@ pub fn render(markdown: &str) -> String {
     }
     let mut out = String::with_capacity(source.len() * 3 / 2);
     html::push_html(&mut out, kept.into_iter());
-    mark_final_answer(sanitize(&out))
+    sanitize(&out)
 }
 
 /// The answer's first line, "정답: …" (or "Answer: …"), is the anchor of the
@@ -99,12 +110,6 @@ pub fn text_with_math(text: &str) -> String {
     }
     out.push_str(&escape(rest));
     sanitize(&out)
-}
-
-/// A title without its LaTeX delimiters, for where no markup can go (the
-/// browser tab): `$x^2$의 최댓값` → `x^2의 최댓값`.
-pub fn plain_title(text: &str) -> String {
-    normalize_delimiters(text).replace('$', "")
 }
 
 fn math(tex: &str, display_mode: DisplayMode) -> String {
@@ -159,7 +164,7 @@ fn normalize_delimiters(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{plain_title, render, text_with_math};
+    use super::{render, text_with_math};
 
     #[test]
     fn student_text_shows_math_and_keeps_everything_else_plain() {
@@ -172,7 +177,6 @@ mod tests {
         assert!(!prices.contains("<math"), "{prices}");
         assert_eq!(prices.matches('$').count(), 2, "{prices}");
         assert!(text_with_math("\\(\\frac{1}{2}\\)").contains("<mfrac"));
-        assert_eq!(plain_title("$\\lim_{x \\to 0}$ 계산"), "\\lim_{x \\to 0} 계산");
     }
 
     #[test]

@@ -122,6 +122,7 @@ impl History for HistoryService {
             .map(|c| ConversationSummary {
                 photo: photos.remove(&c.id),
                 id: c.id.0,
+                title_html: render::text_with_math(&c.title),
                 title: c.title,
                 subject: c.subject.into(),
                 updated_at: c.updated_at,
@@ -173,6 +174,7 @@ impl History for HistoryService {
                 let (before, matched, after) = snippet(&row.content, query)?;
                 Some(SearchHit {
                     conversation: row.conversation_id.0,
+                    title_html: render::text_with_math(&row.title),
                     title: row.title,
                     subject: row.subject.into(),
                     at: row.created_at,
@@ -236,6 +238,7 @@ impl History for HistoryService {
                 .map_err(internal)?,
         );
         Ok(SharedConversation {
+            title_html: render::text_with_math(&conversation.title),
             title: conversation.title,
             subject: conversation.subject.into(),
             messages: messages

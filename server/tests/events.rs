@@ -38,6 +38,20 @@ async fn read_events(response: reqwest::Response, mut stop: impl FnMut(&[Sse]) -
     events
 }
 
+/// Applies an event's HTML patch as the browser does: truncate to `at`, append.
+fn apply_html(html: &mut String, event: &Sse) {
+    let Some(patch) = event.data.get("html") else {
+        return;
+    };
+    let at = patch["at"].as_u64().unwrap() as usize;
+    assert!(
+        at <= html.len() && html.is_char_boundary(at),
+        "the patch at {at} fits {html:?}"
+    );
+    html.truncate(at);
+    html.push_str(patch["html"].as_str().unwrap());
+}
+
 /// The conversation `asked` started, as its owner reads it (stored rows).
 async fn stored_conversation(app: &TestApp, client: &reqwest::Client, asked: &Value) -> Value {
     app.call(
@@ -63,8 +77,13 @@ async fn a_dropped_stream_resumes_from_the_last_event_id() {
     let first = client.get(&url).send().await.unwrap();
     assert_eq!(first.headers()["content-type"], "text/event-stream");
     let before = read_events(first, |events| events.len() >= 5).await; // then the connection drops
-    let mut text = String::new();
+    let (mut text, mut html) = (String::new(), String::from("<p>what the page had</p>"));
+    assert_eq!(
+        before[0].data["html"]["at"], 0,
+        "a connection's first delta replaces the HTML"
+    );
     for event in &before {
+        apply_html(&mut html, event);
         let offset = event.data["offset"].as_u64().unwrap() as usize;
         assert_eq!(offset, text.len(), "contiguous");
         text.push_str(event.data["text"].as_str().unwrap());
@@ -83,7 +102,12 @@ async fn a_dropped_stream_resumes_from_the_last_event_id() {
         (done.event.as_str(), done.data["status"].as_str()),
         ("done", Some("Complete"))
     );
+    assert_eq!(
+        after[0].data["html"]["at"], 0,
+        "so does the first delta after a reconnection"
+    );
     for event in after.iter().filter(|e| e.event == "delta") {
+        apply_html(&mut html, event);
         let offset = event.data["offset"].as_u64().unwrap() as usize;
         assert_eq!(offset, text.len(), "continues exactly where it stopped");
         text.push_str(event.data["text"].as_str().unwrap());
@@ -94,11 +118,21 @@ async fn a_dropped_stream_resumes_from_the_last_event_id() {
         text,
         "byte for byte"
     );
+    // The browser renders nothing: the HTML it assembled from the patches is
+    // the stored answer as the server renders it.
+    assert!(
+        html.contains("<p") && !html.contains("what the page had"),
+        "{html}"
+    );
+    assert_eq!(conversation["messages"][1]["html"].as_str().unwrap(), html);
 
     // A finished answer replays from any offset, then says done.
     let replay = client.get(format!("{url}?from=0")).send().await.unwrap();
     let events = read_events(replay, |_| false).await;
     assert_eq!(events[0].data["text"].as_str().unwrap(), text);
+    let mut replayed = String::new();
+    events.iter().for_each(|event| apply_html(&mut replayed, event));
+    assert_eq!(replayed, html);
     assert_eq!(events.last().unwrap().event, "done");
     app.stop().await;
 }

@@ -137,7 +137,7 @@ fn Item(conversation: ConversationSummary) -> impl IntoView {
                 <img class="conversation-photo" src=crate::api::image_path(&id) alt="" loading="lazy"
                     width="28" height="28" data-testid="conversation-photo"/>
             })}
-            <a href=href aria-current=current inner_html=crate::server_html(|| crate::markdown::text_with_math(&conversation.title))></a>
+            <a href=href aria-current=current inner_html=crate::server_html(|| conversation.title_html.clone())></a>
             <span class="conversation-meta">{meta}</span>
         </li>
     }
@@ -146,7 +146,7 @@ fn Item(conversation: ConversationSummary) -> impl IntoView {
 /// The conversation's title, renamable in place, its share link and its
 /// delete button.
 #[component]
-pub fn TitleBar(id: i64, title: String, share: Option<String>) -> impl IntoView {
+pub fn TitleBar(id: i64, title: String, title_html: String, share: Option<String>) -> impl IntoView {
     let lang = use_lang();
     let editing = RwSignal::new(false);
     let rename = ServerAction::<RenameConversation>::new();
@@ -172,14 +172,13 @@ pub fn TitleBar(id: i64, title: String, share: Option<String>) -> impl IntoView 
             event.prevent_default();
         }
     };
-    let shown = title.clone();
     let title = StoredValue::new(title);
     view! {
         <header class="title-bar">
             <Show
                 when=move || editing.get()
                 fallback=move || view! {
-                    <h1 class="conversation-title" inner_html=crate::server_html(|| crate::markdown::text_with_math(&shown))></h1>
+                    <h1 class="conversation-title" inner_html=crate::server_html(|| title_html.clone())></h1>
                     <button type="button" class="link" on:click=move |_| editing.set(true)>
                         {lang.t("이름 바꾸기", "Rename")}
                     </button>
@@ -309,7 +308,7 @@ fn Hit(hit: SearchHit) -> impl IntoView {
     );
     view! {
         <li>
-            <a href=format!("/c/{}", hit.conversation) inner_html=crate::server_html(|| crate::markdown::text_with_math(&hit.title))></a>
+            <a href=format!("/c/{}", hit.conversation) inner_html=crate::server_html(|| hit.title_html.clone())></a>
             <span class="conversation-meta" data-testid="hit-meta">{meta}</span>
             <p class="snippet">{hit.before}<mark>{hit.matched}</mark>{hit.after}</p>
         </li>

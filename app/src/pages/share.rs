@@ -10,7 +10,6 @@ use super::NotFound;
 use crate::{
     api::{MessageView, SharedConversation, get_shared},
     i18n::use_lang,
-    markdown,
 };
 
 #[component]
@@ -55,10 +54,10 @@ fn keep_out_of_search_engines() {
 fn Shared(conversation: SharedConversation, token: String) -> impl IntoView {
     let lang = use_lang();
     view! {
-        <Title text=crate::markdown::plain_title(&conversation.title)/>
+        <Title text=crate::plain_title(&conversation.title)/>
         <section class="conversation shared" data-testid="shared-conversation">
             <header class="title-bar">
-                <h1 class="conversation-title" inner_html=crate::server_html(|| crate::markdown::text_with_math(&conversation.title))></h1>
+                <h1 class="conversation-title" inner_html=crate::server_html(|| conversation.title_html.clone())></h1>
             </header>
             <p class="shared-note">
                 {lang.t("공유된 풀이예요. 읽기만 할 수 있어요.", "A shared solution, read-only.")}
@@ -76,14 +75,14 @@ fn SharedMessage(message: MessageView, token: String) -> impl IntoView {
         view! {
             <div class="msg msg-student">
                 <super::photos::QuestionPhotos ids=message.images share=token/>
-                <p class="question" inner_html=crate::server_html(|| crate::markdown::text_with_math(&message.content))></p>
+                <p class="question" inner_html=crate::server_html(|| message.html.clone())></p>
             </div>
         }
         .into_any()
     } else {
         view! {
             <article class="msg msg-answer">
-                <div class="markdown" inner_html=crate::server_html(|| markdown::render(&message.content))></div>
+                <div class="markdown" inner_html=crate::server_html(|| message.html.clone())></div>
             </article>
         }
         .into_any()

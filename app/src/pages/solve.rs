@@ -17,7 +17,6 @@ use crate::{
     auth::use_auth,
     error::{AppError, Field},
     i18n::{Lang, use_lang},
-    markdown,
 };
 
 pub(super) fn subject_name(subject: Subject, lang: Lang) -> &'static str {
@@ -315,9 +314,9 @@ fn Conversation(conversation: ConversationView) -> impl IntoView {
         .find(|m| !m.from_student)
         .map(|m| m.id);
     view! {
-        <Title text=crate::markdown::plain_title(&conversation.title)/>
+        <Title text=crate::plain_title(&conversation.title)/>
         <section class="conversation">
-            <super::history::TitleBar id title=conversation.title.clone() share=conversation.share.clone()/>
+            <super::history::TitleBar id title=conversation.title.clone() title_html=conversation.title_html.clone() share=conversation.share.clone()/>
             {conversation.emulator.then(|| view! {
                 <p class="emulator-note" data-testid="emulator-note">
                     {lang.t(
@@ -384,7 +383,7 @@ fn Question(message: MessageView) -> impl IntoView {
     view! {
         <div class="msg msg-student">
             <QuestionPhotos ids=message.images.clone()/>
-            <p class="question" inner_html=crate::server_html(|| crate::markdown::text_with_math(&message.content))></p>
+            <p class="question" inner_html=crate::server_html(|| message.html.clone())></p>
             <details class="edit-question">
                 <summary>{lang.t("질문 수정", "Edit question")}</summary>
                 <ActionForm action=edit on:submit=confirm>
@@ -442,13 +441,14 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
     let lang = use_lang();
     let id = message.id;
     let text = RwSignal::new(message.content);
+    let html = RwSignal::new(message.html);
     let status = RwSignal::new(message.status);
     let error = RwSignal::new(message.error);
     let usage = RwSignal::new(message.usage);
     let following = RwSignal::new(true);
     if message.status == AnswerStatus::Streaming {
-        follow_live(id, text, status, error, usage);
-        keep_in_view(text, status, following);
+        follow_live(id, Shown { text, html }, status, error, usage);
+        keep_in_view(html, status, following);
     }
     // A finished answer may come with a new title for its conversation.
     let list = super::history::ListVersion::get();
@@ -484,7 +484,7 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
     view! {
         <article class="msg msg-answer" data-testid="answer" data-status=move || status_code(status.get())
             data-following=move || following.get().to_string()>
-            <div class="markdown" inner_html=move || { let text = text.get(); crate::server_html(|| markdown::render(&text)) }></div>
+            <div class="markdown" inner_html=move || { let html = html.get(); crate::server_html(|| html) }></div>
             {move || (status.get() != AnswerStatus::Streaming).then(|| view! {
                 <div class="answer-tools">
                     <button type="button" class="link" on:click=copy>
@@ -552,10 +552,10 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
     }
 }
 
-/// Keeps a streaming answer's newest text in view while the reader stays
-/// at the bottom of the page; scrolling up stops it, and `following` says so
-/// (the "↓ 새 답변" button brings them back).
-fn keep_in_view(text: RwSignal<String>, status: RwSignal<AnswerStatus>, following: RwSignal<bool>) {
+/// Keeps a streaming answer's newest text (`html`, as shown) in view while
+/// the reader stays at the bottom of the page; scrolling up stops it, and
+/// `following` says so (the "↓ 새 답변" button brings them back).
+fn keep_in_view(html: RwSignal<String>, status: RwSignal<AnswerStatus>, following: RwSignal<bool>) {
     #[cfg(feature = "hydrate")]
     {
         fn to_bottom() {
@@ -620,14 +620,14 @@ fn keep_in_view(text: RwSignal<String>, status: RwSignal<AnswerStatus>, followin
             scroll.remove();
         });
         Effect::new(move |_| {
-            text.track();
+            html.track();
             if status.get_untracked() == AnswerStatus::Streaming && following.get_untracked() {
                 request_animation_frame(to_bottom);
             }
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (text, status, following);
+    let _ = (html, status, following);
 }
 
 /// Scrolls to the end of the page and follows the answer again.
@@ -671,9 +671,17 @@ fn UsageNote(usage: AnswerUsage) -> impl IntoView {
 /// In the browser: continues a streaming answer from where the page has it,
 /// through server-sent events (which reconnect by themselves after a network
 /// drop, resuming from the last event id).
+/// An answer as the page has it: its text and the HTML the server rendered.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+struct Shown {
+    text: RwSignal<String>,
+    html: RwSignal<String>,
+}
+
 fn follow_live(
     id: i64,
-    text: RwSignal<String>,
+    shown: Shown,
     status: RwSignal<AnswerStatus>,
     error: RwSignal<Option<String>>,
     usage: RwSignal<Option<AnswerUsage>>,
@@ -684,6 +692,7 @@ fn follow_live(
 
         use crate::stream::{DELTA, DONE, Delta, Done, events_path};
 
+        let Shown { text, html } = shown;
         let from = text.get_untracked().len();
         let Ok(source) = web_sys::EventSource::new(&events_path(id, from)) else {
             return;
@@ -702,6 +711,11 @@ fn follow_live(
                         t.push_str(&delta.text);
                     }
                 });
+                if let Some(patch) = delta.html {
+                    html.update(|h| {
+                        patch.apply(h);
+                    });
+                }
             });
         let closer = source.clone();
         let on_done =
@@ -726,5 +740,5 @@ fn follow_live(
         on_cleanup(move || source.close());
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (id, text, status, error, usage);
+    let _ = (id, shown, status, error, usage);
 }

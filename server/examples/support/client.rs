@@ -71,9 +71,13 @@ pub async fn read_answer(
                     seen.ended_at = Some(now);
                     return seen;
                 }
+                // A delta without text only corrects the answer's HTML.
                 let (Some(offset), Some(text)) = (data["offset"].as_u64(), data["text"].as_str()) else {
                     continue;
                 };
+                if text.is_empty() {
+                    continue;
+                }
                 let offset = offset as usize;
                 assert!(
                     offset <= seen.text.len() && seen.text.is_char_boundary(offset),

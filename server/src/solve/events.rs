@@ -3,7 +3,9 @@
 //! The payloads are `app::stream`'s types, which the browser reads too.
 //! `delta` events carry the end offset as their id, so a reconnecting
 //! browser (`Last-Event-ID`) or a reloaded page (`?from=`) continues exactly
-//! where it was; `done` ends the stream. Keep-alive
+//! where it was; `done` ends the stream. Each reader's answer is rendered
+//! here ([`render::stream::Streaming`]) and its HTML sent as patches beside
+//! the text: the first delta of a connection carries the whole HTML. Keep-alive
 //! comments every 15 s stop proxies from closing a quiet stream.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
@@ -21,7 +23,9 @@ use futures_util::stream;
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 
-use super::{LiveEvent, Solver, Subscription, service::api_status};
+use render::stream::{Patch, Streaming};
+
+use super::{Ended, LiveEvent, Solver, Subscription, service::api_status};
 use crate::{
     auth::AuthSession,
     storage::{MessageId, MessageStatus, UserId},
@@ -71,10 +75,67 @@ pub async fn answer_events(
         .into_response()
 }
 
-fn delta(offset: usize, text: &str) -> Event {
+/// One reader's view of the answer: how much of its text it has, and its
+/// HTML, rendered here from the text this connection has seen.
+struct Reader {
+    /// Bytes of text the reader has.
+    sent: usize,
+    /// The rendering; `None` until this connection's first delta, which
+    /// carries the whole HTML.
+    html: Option<Streaming>,
+}
+
+impl Reader {
+    fn new(from: usize) -> Self {
+        Self {
+            sent: from,
+            html: None,
+        }
+    }
+
+    /// The event that brings the reader up to `text` (all of the answer so
+    /// far), or `None` when it has all of it and its HTML is up to date.
+    fn catch_up(&mut self, text: &str) -> Option<Event> {
+        let (offset, rest) = after(text, self.sent);
+        let restarts = offset == 0 && self.sent != 0;
+        let html = match &mut self.html {
+            Some(streaming) if !restarts => text.get(streaming.len()..).and_then(|more| streaming.push(more)),
+            _ => self.html.insert(Streaming::default()).push(text),
+        };
+        self.sent = if restarts {
+            text.len()
+        } else {
+            self.sent.max(offset + rest.len())
+        };
+        (!rest.is_empty() || html.is_some()).then(|| delta(offset, rest, html))
+    }
+
+    /// Live text at byte `offset` (it follows what the reader has).
+    fn more(&mut self, offset: usize, text: &str) -> Event {
+        let html = self.html.as_mut().and_then(|streaming| {
+            let known = streaming.len().checked_sub(offset)?;
+            streaming.push(text.get(known..)?)
+        });
+        self.sent = offset + text.len();
+        delta(offset, text, html)
+    }
+
+    /// The answer ended: the last patch, when rendering block by block
+    /// left the HTML different from the whole answer's.
+    fn finish(&mut self) -> Option<Event> {
+        let patch = self.html.as_mut()?.finish()?;
+        Some(delta(self.sent, "", Some(patch)))
+    }
+}
+
+fn delta(offset: usize, text: &str, html: Option<Patch>) -> Event {
     let data = wire::Delta {
         offset,
         text: text.into(),
+        html: html.as_ref().map(|patch| wire::HtmlPatch {
+            at: patch.at,
+            html: patch.html.as_str().into(),
+        }),
     };
     Event::default()
         .event(wire::DELTA)
@@ -116,7 +177,8 @@ async fn feed(solver: Arc<Solver>, user: UserId, id: MessageId, from: usize, tx:
 }
 
 async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &mpsc::Sender<Event>) {
-    let mut sent = from;
+    let mut reader = Reader::new(from);
+    let send = |event| send(tx, event);
     loop {
         let subscription = match solver.follow(id).await {
             Ok(subscription) => subscription,
@@ -136,27 +198,30 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
                 Ok(Some(message)) => message,
                 _ => return,
             };
-            let (offset, rest) = after(&message.content, sent);
-            if !rest.is_empty() {
-                if tx.send(delta(offset, rest)).await.is_err() {
-                    return;
-                }
-                sent = message.content.len();
+            if let Some(event) = reader.catch_up(&message.content)
+                && !send(event).await
+            {
+                return;
             }
             if message.status != MessageStatus::Streaming {
-                let _ = tx.send(done(message.status, message.error, None)).await;
+                let ended = Ended {
+                    status: message.status,
+                    error: message.error,
+                    usage: None,
+                };
+                end(&mut reader, ended, tx).await;
                 return;
             }
             tokio::time::sleep(POLL_EVERY).await;
             continue;
         };
-        let (offset, rest) = after(&so_far, sent);
-        if !rest.is_empty() && tx.send(delta(offset, rest)).await.is_err() {
+        if let Some(event) = reader.catch_up(&so_far)
+            && !send(event).await
+        {
             return;
         }
-        sent = sent.max(so_far.len());
         if let Some(ended) = ended {
-            let _ = tx.send(done(ended.status, ended.error, ended.usage)).await;
+            end(&mut reader, ended, tx).await;
             return;
         }
         // A reader too slow for the live buffer (it lagged) is not waited
@@ -182,13 +247,12 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
                             }
                         }
                     }
-                    sent = offset + text.len();
-                    if tx.send(delta(offset, &text)).await.is_err() {
+                    if !send(reader.more(offset, &text)).await {
                         return;
                     }
                     match then {
                         Some(Some(ended)) => {
-                            let _ = tx.send(done(ended.status, ended.error, ended.usage)).await;
+                            end(&mut reader, *ended, tx).await;
                             return;
                         }
                         Some(None) => break,
@@ -196,7 +260,7 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
                     }
                 }
                 Ok(LiveEvent::Done(ended)) => {
-                    let _ = tx.send(done(ended.status, ended.error, ended.usage)).await;
+                    end(&mut reader, *ended, tx).await;
                     return;
                 }
                 // Lagged: catch up from the text so far. Closed: look again.
@@ -204,4 +268,19 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
             }
         }
     }
+}
+
+/// Sends an event; false when the browser has gone.
+async fn send(tx: &mpsc::Sender<Event>, event: Event) -> bool {
+    tx.send(event).await.is_ok()
+}
+
+/// The last HTML patch, if the whole answer renders differently, then `done`.
+async fn end(reader: &mut Reader, ended: Ended, tx: &mpsc::Sender<Event>) {
+    if let Some(event) = reader.finish()
+        && !send(tx, event).await
+    {
+        return;
+    }
+    let _ = send(tx, done(ended.status, ended.error, ended.usage)).await;
 }

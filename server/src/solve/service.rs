@@ -73,6 +73,11 @@ pub fn message_view(m: Message) -> MessageView {
     MessageView {
         id: m.id.0,
         from_student: m.role == Role::User,
+        html: if m.role == Role::User {
+            render::text_with_math(&m.content)
+        } else {
+            render::render(&m.content)
+        },
         content: m.content,
         status: api_status(m.status),
         error: m.error,
@@ -130,6 +135,7 @@ impl Solve for SolveService {
         let (usage, mut images) = (record.usage, record.images);
         Ok(ConversationView {
             id: record.conversation.id.0,
+            title_html: render::text_with_math(&record.conversation.title),
             title: record.conversation.title,
             subject: record.conversation.subject.into(),
             emulator: self.solver.model().is_emulator(),
