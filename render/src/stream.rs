@@ -44,17 +44,20 @@ impl Patch {
     }
 }
 
-/// One reader's rendering of one streaming answer.
+/// One reader's rendering of one streaming answer. It keeps the text and
+/// the tail's HTML, not the reader's whole HTML: the settled part is only
+/// counted and hashed (memory per open stream matters at exam-season scale).
 #[derive(Debug, Default)]
 pub struct Streaming {
     /// The whole text so far.
     text: String,
     /// Where the tail starts in `text`: everything before is settled.
     tail: usize,
-    /// The HTML the reader has: the settled part, then the tail's.
-    html: String,
-    /// Bytes of `html` that are settled.
+    /// Bytes of the reader's HTML that are settled, and their hash.
     settled: usize,
+    settled_hash: Fnv,
+    /// The tail as the reader has it rendered, after the settled part.
+    tail_html: String,
     /// Whether the reader has been sent anything yet.
     started: bool,
 }
@@ -89,36 +92,39 @@ impl Streaming {
         }
         let settled_now = fresh.len();
         fresh.push_str(&self.render_range(self.tail..self.text.len()));
-        let patch = self.replace_from(self.settled, &fresh);
+        // What the reader has after the settled part is `tail_html`.
+        let same = common_prefix(&self.tail_html, &fresh);
+        let changed = same < fresh.len() || same < self.tail_html.len();
+        let patch = (changed || !self.started).then(|| Patch {
+            at: self.settled + same,
+            html: fresh[same..].to_owned(),
+        });
+        self.started = true;
+        self.settled_hash.write(&fresh.as_bytes()[..settled_now]);
         self.settled += settled_now;
+        fresh.drain(..settled_now);
+        self.tail_html = fresh;
         patch
     }
 
     /// The answer has ended: the patch (if any) that makes the reader's HTML
     /// the answer rendered whole, exactly as a reload shows it. (Settling
     /// block by block can differ in rare cases, such as a long list split
-    /// between its items.)
+    /// between its items; then the whole HTML is sent again.)
     pub fn finish(&mut self) -> Option<Patch> {
         let whole = crate::render(&self.text);
+        let mut shown = self.settled_hash;
+        shown.write(self.tail_html.as_bytes());
+        let mut wanted = Fnv::default();
+        wanted.write(whole.as_bytes());
+        if self.settled + self.tail_html.len() == whole.len() && shown == wanted {
+            return None;
+        }
         self.tail = 0;
         self.settled = 0;
-        let patch = self.replace_from(0, &whole);
-        patch.filter(|p| p.at < self.html.len() || !p.html.is_empty())
-    }
-
-    /// Replaces the reader's HTML after byte `from` with `html`: the patch,
-    /// starting where the two first differ.
-    fn replace_from(&mut self, from: usize, html: &str) -> Option<Patch> {
-        let same = common_prefix(&self.html[from..], html);
-        let changed = same < html.len() || from + same < self.html.len();
-        let patch = (changed || !self.started).then(|| Patch {
-            at: from + same,
-            html: html[same..].to_owned(),
-        });
-        self.started = true;
-        self.html.truncate(from + same);
-        self.html.push_str(&html[same..]);
-        patch
+        self.settled_hash = Fnv::default();
+        self.tail_html = whole.clone();
+        Some(Patch { at: 0, html: whole })
     }
 
     /// Renders `text[range]`; the answer's first block may be its final answer.
@@ -195,6 +201,24 @@ fn after_blank_line(text: &str, at: usize) -> bool {
 fn may_become_an_item(line: &str) -> bool {
     let line = line.trim_start();
     line.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '*' | '+')) || line.is_empty()
+}
+
+/// 64-bit FNV-1a, fed in pieces: the same hash as the pieces joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 fn line_start(text: &str, at: usize) -> usize {
