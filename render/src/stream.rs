@@ -239,13 +239,22 @@ mod tests {
     use super::{LONG_TAIL, Patch, Streaming};
     use crate::render;
 
-    /// Streams `text` in pieces of `step` bytes (at character boundaries),
-    /// applying every patch as the browser does: the HTML the reader ends
-    /// with, the bytes of HTML sent, and whether the end had to correct it.
-    fn stream(text: &str, step: usize) -> (String, usize, bool) {
+    /// What a reader ends with after `text` streamed in pieces of about
+    /// `step` bytes (at character boundaries), every patch applied as the
+    /// browser does.
+    struct Streamed {
+        html: String,
+        /// Bytes of HTML sent.
+        sent: usize,
+        /// Whether the end had to correct the HTML.
+        corrected: bool,
+        /// The longest tail rendered again while streaming.
+        largest_tail: usize,
+    }
+
+    fn stream(text: &str, step: usize) -> Streamed {
         let mut streaming = Streaming::default();
-        let mut html = String::new();
-        let (mut start, mut sent) = (0, 0);
+        let (mut html, mut sent, mut largest_tail, mut start) = (String::new(), 0, 0, 0);
         while start < text.len() {
             let mut end = (start + step).min(text.len());
             while !text.is_char_boundary(end) {
@@ -255,6 +264,7 @@ mod tests {
                 assert!(patch.apply(&mut html), "{patch:?} does not fit {html:?}");
                 sent += patch.html.len();
             }
+            largest_tail = largest_tail.max(streaming.text.len() - streaming.tail);
             start = end;
         }
         let corrected = streaming.finish();
@@ -262,7 +272,12 @@ mod tests {
             assert!(patch.apply(&mut html));
             sent += patch.html.len();
         }
-        (html, sent, corrected.is_some())
+        Streamed {
+            html,
+            sent,
+            corrected: corrected.is_some(),
+            largest_tail,
+        }
     }
 
     const ANSWER: &str = "정답: ③\n\n## 풀이\n\n글쓴이는 **세 번째** 문단에서 $x^2 + \\frac{1}{2}$ 를 말해요.\n\n\
@@ -272,7 +287,7 @@ mod tests {
     #[test]
     fn streamed_html_is_the_answer_rendered_whole() {
         for step in [1, 2, 3, 7, 40, ANSWER.len()] {
-            let (html, _, corrected) = stream(ANSWER, step);
+            let Streamed { html, corrected, .. } = stream(ANSWER, step);
             assert_eq!(html, render(ANSWER), "pieces of {step} bytes");
             // Settled blocks never change: the HTML was right before the end.
             assert!(
@@ -286,7 +301,7 @@ mod tests {
     fn patches_carry_what_changed_not_the_whole_answer_again() {
         let paragraph = "국어 지문의 논지를 한 문장씩 따라가 봐요. ".repeat(20);
         let answer = format!("정답: ②\n\n{paragraph}\n\n{paragraph}\n\n{paragraph}");
-        let (html, sent, _) = stream(&answer, 6);
+        let Streamed { html, sent, .. } = stream(&answer, 6);
         assert_eq!(html, render(&answer));
         // Each patch repeats at most the closing tags and a partial character's neighbours.
         assert!(
@@ -303,25 +318,13 @@ mod tests {
             .collect();
         let answer = format!("정답: ④\n\n{items}\n마무리.");
         assert!(items.len() > 2 * LONG_TAIL);
-        let mut streaming = Streaming::default();
-        let mut html = String::new();
-        let mut largest_tail = 0;
-        let chars: Vec<char> = answer.chars().collect();
-        for piece in chars.chunks(3) {
-            let piece: String = piece.iter().collect();
-            if let Some(patch) = streaming.push(&piece) {
-                assert!(patch.apply(&mut html));
-            }
-            largest_tail = largest_tail.max(streaming.text.len() - streaming.tail);
-        }
+        let streamed = stream(&answer, 5);
         assert!(
-            largest_tail <= LONG_TAIL + 200,
-            "a tail of {largest_tail} bytes was rendered again and again"
+            streamed.largest_tail <= LONG_TAIL + 200,
+            "a tail of {} bytes was rendered again and again",
+            streamed.largest_tail
         );
-        if let Some(exact) = streaming.finish() {
-            assert!(exact.apply(&mut html));
-        }
-        assert_eq!(html, render(&answer));
+        assert_eq!(streamed.html, render(&answer));
     }
 
     #[test]
@@ -330,22 +333,13 @@ mod tests {
             .map(|i| format!("지문의 {i}번째 문장은 앞 문장을 이어받아 설명해요.\n"))
             .collect();
         let answer = format!("정답: ①\n\n{lines}");
-        let (mut streaming, mut html, mut largest_tail) = (Streaming::default(), String::new(), 0);
-        let chars: Vec<char> = answer.chars().collect();
-        for piece in chars.chunks(4) {
-            if let Some(patch) = streaming.push(&piece.iter().collect::<String>()) {
-                assert!(patch.apply(&mut html));
-            }
-            largest_tail = largest_tail.max(streaming.text.len() - streaming.tail);
-        }
+        let streamed = stream(&answer, 7);
         assert!(
-            largest_tail <= LONG_TAIL + 200,
-            "a tail of {largest_tail} bytes was rendered again and again"
+            streamed.largest_tail <= LONG_TAIL + 200,
+            "a tail of {} bytes was rendered again and again",
+            streamed.largest_tail
         );
-        if let Some(exact) = streaming.finish() {
-            assert!(exact.apply(&mut html));
-        }
-        assert_eq!(html, render(&answer));
+        assert_eq!(streamed.html, render(&answer));
     }
 
     #[test]
