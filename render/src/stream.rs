@@ -311,35 +311,28 @@ mod tests {
         );
     }
 
+    /// A list or a paragraph far longer than [`LONG_TAIL`]: its finished
+    /// items or lines settle, and the end is still exact.
     #[test]
-    fn a_long_list_settles_item_by_item_and_ends_exact() {
+    fn long_blocks_settle_piece_by_piece_and_end_exact() {
         let items: String = (1..=60)
             .map(|i| format!("{i}. 선지 {i}번은 지문의 내용과 맞지 않아요: $x_{i}$\n"))
             .collect();
-        let answer = format!("정답: ④\n\n{items}\n마무리.");
-        assert!(items.len() > 2 * LONG_TAIL);
-        let streamed = stream(&answer, 5);
-        assert!(
-            streamed.largest_tail <= LONG_TAIL + 200,
-            "a tail of {} bytes was rendered again and again",
-            streamed.largest_tail
-        );
-        assert_eq!(streamed.html, render(&answer));
-    }
-
-    #[test]
-    fn a_long_paragraph_settles_line_by_line_and_ends_exact() {
         let lines: String = (1..=80)
             .map(|i| format!("지문의 {i}번째 문장은 앞 문장을 이어받아 설명해요.\n"))
             .collect();
-        let answer = format!("정답: ①\n\n{lines}");
-        let streamed = stream(&answer, 7);
-        assert!(
-            streamed.largest_tail <= LONG_TAIL + 200,
-            "a tail of {} bytes was rendered again and again",
-            streamed.largest_tail
-        );
-        assert_eq!(streamed.html, render(&answer));
+        let list = format!("정답: ④\n\n{items}\n마무리.");
+        let paragraph = format!("정답: ①\n\n{lines}");
+        for (answer, step) in [(list, 5), (paragraph, 7)] {
+            assert!(answer.len() > 2 * LONG_TAIL);
+            let streamed = stream(&answer, step);
+            assert!(
+                streamed.largest_tail <= LONG_TAIL + 200,
+                "a tail of {} bytes was rendered again and again",
+                streamed.largest_tail
+            );
+            assert_eq!(streamed.html, render(&answer));
+        }
     }
 
     #[test]
