@@ -20,7 +20,9 @@ pub const DELTA: &str = "delta";
 pub const DONE: &str = "done";
 
 /// `text` goes at byte `offset` of the answer (replacing anything after it);
-/// `html`, when present, updates the answer's HTML.
+/// `html`, when present, updates the answer's HTML. The HTML may trail the
+/// text by a tenth of a second: a delta can carry text alone, and a later
+/// one HTML alone (empty `text`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delta<'a> {
     pub offset: usize,

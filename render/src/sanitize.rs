@@ -13,7 +13,7 @@
 
 use std::fmt::Write;
 
-/// HTML elements that Markdown produces.
+/// HTML elements that Markdown produces, sorted.
 const HTML_ELEMENTS: &[&str] = &[
     "a",
     "blockquote",
@@ -48,6 +48,7 @@ const HTML_ELEMENTS: &[&str] = &[
 /// MathML Core presentation elements (what LaTeX becomes). Not
 /// `annotation-xml`, whose `text/html` content browsers parse as HTML, nor
 /// `mglyph`/`malignmark`, which change how HTML inside MathML is parsed.
+/// Sorted.
 const MATH_ELEMENTS: &[&str] = &[
     "annotation",
     "math",
@@ -130,7 +131,9 @@ const STYLE_PROPERTIES: &[&str] = &[
 
 /// Whether `element` may appear in rendered output.
 pub fn allowed_element(element: &str) -> bool {
-    HTML_ELEMENTS.contains(&element) || MATH_ELEMENTS.contains(&element)
+    // Both lists are sorted (a test says so): every tag of every render is
+    // looked up here.
+    HTML_ELEMENTS.binary_search(&element).is_ok() || MATH_ELEMENTS.binary_search(&element).is_ok()
 }
 
 /// The attribute as it may be written out (its value possibly replaced), or
@@ -219,8 +222,16 @@ fn safe_style(value: &str) -> Option<String> {
 /// where it starts a well-formed character reference.
 pub fn escape_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
+/// [`escape_text`], appended to `out`.
+fn escape_into(out: &mut String, text: &str) {
     let mut rest = text;
-    while let Some(i) = rest.find(['<', '>', '"', '&']) {
+    // A byte scan: the four are ASCII, so where one is found is always a
+    // character boundary (a `char` pattern would decode all the Korean).
+    while let Some(i) = rest.bytes().position(|b| matches!(b, b'<' | b'>' | b'"' | b'&')) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         match tail.as_bytes()[0] {
@@ -239,7 +250,6 @@ pub fn escape_text(text: &str) -> String {
         rest = &tail[1..];
     }
     out.push_str(rest);
-    out
 }
 
 /// Length of a well-formed reference at the start of `s` (`&amp;`, `&#39;`,
@@ -347,7 +357,7 @@ pub fn sanitize(html: &str) -> String {
     let mut out = String::with_capacity(html.len() + html.len() / 16);
     let mut rest = html;
     while let Some(i) = rest.find('<') {
-        out.push_str(&escape_text(&rest[..i]));
+        escape_into(&mut out, &rest[..i]);
         let tail = &rest[i..];
         match read_tag(tail) {
             Some(tag) => {
@@ -363,7 +373,7 @@ pub fn sanitize(html: &str) -> String {
             }
         }
     }
-    out.push_str(&escape_text(rest));
+    escape_into(&mut out, rest);
     out
 }
 
@@ -390,7 +400,16 @@ fn write_tag(out: &mut String, name: &str, tag: &Tag<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use super::sanitize;
+    use super::{HTML_ELEMENTS, MATH_ELEMENTS, allowed_element, sanitize};
+
+    #[test]
+    fn element_lists_are_sorted_for_lookup() {
+        for list in [HTML_ELEMENTS, MATH_ELEMENTS] {
+            assert!(list.windows(2).all(|pair| pair[0] < pair[1]), "{list:?}");
+            assert!(list.iter().all(|element| allowed_element(element)));
+        }
+        assert!(!allowed_element("script") && !allowed_element("annotation-xml") && !allowed_element("img"));
+    }
 
     #[test]
     fn allowed_markup_passes_unchanged() {

@@ -60,6 +60,10 @@ pub struct Streaming {
     tail_html: String,
     /// Whether the reader has been sent anything yet.
     started: bool,
+    /// Bytes of `text` rendered so far.
+    rendered: usize,
+    /// Whether text appended since the last render has a line break.
+    new_line: bool,
 }
 
 impl Streaming {
@@ -73,16 +77,37 @@ impl Streaming {
         self.text.is_empty()
     }
 
-    /// Adds text; the patch that brings the reader's HTML up to date (the
-    /// first one starts at 0: it is the whole HTML), or `None` when the
-    /// HTML did not change.
+    /// Adds text and renders it: [`Streaming::append`], then
+    /// [`Streaming::update`].
     pub fn push(&mut self, more: &str) -> Option<Patch> {
+        self.append(more);
+        self.update()
+    }
+
+    /// Adds text without rendering it yet (a reader that renders at most so
+    /// often, however fast the text comes).
+    pub fn append(&mut self, more: &str) {
         self.text.push_str(more);
-        let mut fresh = String::new();
         // Blocks, items and lines start after a line break: without a new
         // one, nothing new can settle.
-        let may_settle = more.contains('\n') || !self.started;
-        if let Some(cut) = may_settle
+        self.new_line |= more.contains('\n');
+    }
+
+    /// Whether text was appended since the last render (or nothing was ever
+    /// sent).
+    pub fn pending(&self) -> bool {
+        !self.started || self.rendered < self.text.len()
+    }
+
+    /// Renders what was appended: the patch that brings the reader's HTML
+    /// up to date (the first one starts at 0: it is the whole HTML), or
+    /// `None` when the HTML did not change.
+    pub fn update(&mut self) -> Option<Patch> {
+        if !self.pending() {
+            return None;
+        }
+        let mut fresh = String::new();
+        if let Some(cut) = (self.new_line || !self.started)
             .then(|| settle_point(&self.text[self.tail..]))
             .flatten()
         {
@@ -100,6 +125,8 @@ impl Streaming {
             html: fresh[same..].to_owned(),
         });
         self.started = true;
+        self.new_line = false;
+        self.rendered = self.text.len();
         self.settled_hash.write(&fresh.as_bytes()[..settled_now]);
         self.settled += settled_now;
         fresh.drain(..settled_now);
@@ -107,18 +134,20 @@ impl Streaming {
         patch
     }
 
-    /// The answer has ended: the patch (if any) that makes the reader's HTML
-    /// the answer rendered whole, exactly as a reload shows it. (Settling
+    /// The answer has ended: the patch (if any) that renders what was
+    /// appended and makes the reader's HTML the answer rendered whole,
+    /// exactly as a reload shows it. (Settling
     /// block by block can differ in rare cases, such as a long list split
     /// between its items; then the whole HTML is sent again.)
     pub fn finish(&mut self) -> Option<Patch> {
+        let last = self.update();
         let whole = crate::render(&self.text);
         let mut shown = self.settled_hash;
         shown.write(self.tail_html.as_bytes());
         let mut wanted = Fnv::default();
         wanted.write(whole.as_bytes());
         if self.settled + self.tail_html.len() == whole.len() && shown == wanted {
-            return None;
+            return last;
         }
         self.tail = 0;
         self.settled = 0;
@@ -253,19 +282,37 @@ mod tests {
     }
 
     fn stream(text: &str, step: usize) -> Streamed {
+        stream_rendering_every(text, step, 1)
+    }
+
+    /// As [`stream`], rendered only after every `every` pieces (a reader
+    /// that renders at most so often).
+    fn stream_rendering_every(text: &str, step: usize, every: usize) -> Streamed {
         let mut streaming = Streaming::default();
         let (mut html, mut sent, mut largest_tail, mut start) = (String::new(), 0, 0, 0);
+        let mut pieces = 0;
         while start < text.len() {
             let mut end = (start + step).min(text.len());
             while !text.is_char_boundary(end) {
                 end += 1;
             }
-            if let Some(patch) = streaming.push(&text[start..end]) {
+            streaming.append(&text[start..end]);
+            pieces += 1;
+            assert!(streaming.pending());
+            if pieces % every == 0
+                && let Some(patch) = streaming.update()
+            {
                 assert!(patch.apply(&mut html), "{patch:?} does not fit {html:?}");
                 sent += patch.html.len();
             }
             largest_tail = largest_tail.max(streaming.text.len() - streaming.tail);
             start = end;
+        }
+        // What is still pending, then the end: a patch from `finish` is a
+        // correction.
+        if let Some(patch) = streaming.update() {
+            assert!(patch.apply(&mut html));
+            sent += patch.html.len();
         }
         let corrected = streaming.finish();
         if let Some(patch) = &corrected {
@@ -293,6 +340,24 @@ mod tests {
             assert!(
                 !corrected,
                 "pieces of {step} bytes needed a correction at the end"
+            );
+        }
+    }
+
+    /// Text appended between renders is all in the next patch, and the end
+    /// renders whatever is still pending.
+    #[test]
+    fn rendering_every_few_pieces_ends_the_same() {
+        for (step, every) in [(1, 2), (3, 5), (7, 3), (2, 40)] {
+            let Streamed { html, corrected, .. } = stream_rendering_every(ANSWER, step, every);
+            assert_eq!(
+                html,
+                render(ANSWER),
+                "pieces of {step} bytes, rendered every {every}"
+            );
+            assert!(
+                !corrected,
+                "pieces of {step} bytes, rendered every {every}: corrected at the end"
             );
         }
     }
@@ -355,6 +420,22 @@ mod tests {
                 html: String::new()
             })
         );
+    }
+
+    #[test]
+    fn the_end_renders_what_is_pending() {
+        let mut streaming = Streaming::default();
+        let mut html = String::new();
+        let first = streaming.push("정답: ③\n\n첫 문단").expect("the first patch");
+        assert!(first.apply(&mut html));
+        streaming.append("의 끝.\n\n**둘째** 문단 $x^2$");
+        assert!(streaming.pending());
+        let last = streaming.finish().expect("the pending text");
+        assert!(last.at > 0, "only what changed: {last:?}");
+        assert!(last.apply(&mut html));
+        assert_eq!(html, render("정답: ③\n\n첫 문단의 끝.\n\n**둘째** 문단 $x^2$"));
+        assert!(!streaming.pending());
+        assert_eq!(streaming.update(), None);
     }
 
     #[test]

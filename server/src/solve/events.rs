@@ -5,7 +5,8 @@
 //! browser (`Last-Event-ID`) or a reloaded page (`?from=`) continues exactly
 //! where it was; `done` ends the stream. Each reader's answer is rendered
 //! here ([`render::stream::Streaming`]) and its HTML sent as patches beside
-//! the text: the first delta of a connection carries the whole HTML. Keep-alive
+//! the text: the first delta of a connection carries the whole HTML, later
+//! ones the HTML at most every [`RENDER_EVERY`]. Keep-alive
 //! comments every 15 s stop proxies from closing a quiet stream.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
@@ -21,7 +22,10 @@ use axum::{
 };
 use futures_util::stream;
 use serde::Deserialize;
-use tokio::sync::{broadcast, mpsc};
+use tokio::{
+    sync::{broadcast, mpsc},
+    time::Instant,
+};
 
 use render::stream::{Patch, Streaming};
 
@@ -34,6 +38,14 @@ use crate::{
 /// How often an answer is looked up again while the database says it
 /// streams but no replica's mirror has it yet.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// A reader's HTML is rendered at most this often: text leaves as it comes,
+/// and the HTML rides along with the next delta once this much time has
+/// passed since the last render (ten frames a second, however fast the
+/// model writes: each render reads the answer's last block again, and per
+/// token that was most of the server's work for an answer). When the model
+/// pauses, what is pending is rendered this long after its last text.
+pub const RENDER_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Deserialize)]
 pub struct FromOffset {
@@ -83,6 +95,9 @@ struct Reader {
     /// The rendering; `None` until this connection's first delta, which
     /// carries the whole HTML.
     html: Option<Streaming>,
+    /// When the HTML was last rendered, and when text last came.
+    rendered_at: Instant,
+    appended_at: Instant,
 }
 
 impl Reader {
@@ -90,7 +105,31 @@ impl Reader {
         Self {
             sent: from,
             html: None,
+            rendered_at: Instant::now(),
+            appended_at: Instant::now(),
         }
+    }
+
+    /// When the text the reader has but its HTML lacks must be rendered,
+    /// if no more text comes first.
+    fn render_due(&self) -> Option<Instant> {
+        self.html
+            .as_ref()
+            .is_some_and(Streaming::pending)
+            .then(|| self.appended_at + RENDER_EVERY)
+    }
+
+    /// The HTML patch for what is pending, now.
+    fn render(&mut self) -> Option<Patch> {
+        let patch = self.html.as_mut()?.update();
+        self.rendered_at = Instant::now();
+        patch
+    }
+
+    /// An event with only the HTML that catches up with the text.
+    fn render_pending(&mut self) -> Option<Event> {
+        let patch = self.render()?;
+        Some(delta(self.sent, "", Some(patch)))
     }
 
     /// The event that brings the reader up to `text` (all of the answer so
@@ -98,10 +137,11 @@ impl Reader {
     fn catch_up(&mut self, text: &str) -> Option<Event> {
         let (offset, rest) = after(text, self.sent);
         let restarts = offset == 0 && self.sent != 0;
-        let html = match &mut self.html {
-            Some(streaming) if !restarts => text.get(streaming.len()..).and_then(|more| streaming.push(more)),
-            _ => self.html.insert(Streaming::default()).push(text),
-        };
+        match &mut self.html {
+            Some(streaming) if !restarts => streaming.append(text.get(streaming.len()..).unwrap_or_default()),
+            _ => self.html.insert(Streaming::default()).append(text),
+        }
+        let html = self.render();
         self.sent = if restarts {
             text.len()
         } else {
@@ -110,14 +150,18 @@ impl Reader {
         (!rest.is_empty() || html.is_some()).then(|| delta(offset, rest, html))
     }
 
-    /// Live text at byte `offset` (it follows what the reader has).
+    /// Live text at byte `offset` (it follows what the reader has), with
+    /// its HTML when a render is due.
     fn more(&mut self, offset: usize, text: &str) -> Event {
-        let html = self.html.as_mut().and_then(|streaming| {
-            let known = streaming.len().checked_sub(offset)?;
-            streaming.push(text.get(known..)?)
-        });
+        if let Some(streaming) = self.html.as_mut()
+            && let Some(known) = streaming.len().checked_sub(offset)
+        {
+            streaming.append(text.get(known..).unwrap_or_default());
+        }
         self.sent = offset + text.len();
-        delta(offset, text, html)
+        self.appended_at = Instant::now();
+        let due = self.rendered_at + RENDER_EVERY <= self.appended_at;
+        delta(offset, text, if due { self.render() } else { None })
     }
 
     /// The answer ended: the last patch, when rendering block by block
@@ -228,7 +272,22 @@ async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &
         // for: it starts again from what it has, with the rest as one
         // delta, and follows live from there.
         loop {
-            match live.recv().await {
+            // Text the HTML lacks is rendered when due, even if no more comes.
+            let next = match reader.render_due() {
+                Some(due) => match tokio::time::timeout_at(due, live.recv()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        if let Some(event) = reader.render_pending()
+                            && !send(event).await
+                        {
+                            return;
+                        }
+                        continue;
+                    }
+                },
+                None => live.recv().await,
+            };
+            match next {
                 Ok(LiveEvent::Delta { offset, mut text }) => {
                     // Deltas that queued up meanwhile leave as one event: no
                     // delay when the server keeps up, fewer writes when it is busy.

@@ -1,6 +1,6 @@
 //! `/metrics`: Prometheus text on its own listener, never on the public port.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The storage layer on SQLite and PostgreSQL alike.
 
-mod common;
+use crate::common;
 
 use common::{BACKENDS, Backend, TestDatabase, on_each_backend};
 use weasel_server::storage::{

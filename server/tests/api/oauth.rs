@@ -1,6 +1,6 @@
 //! OAuth sign-in through real redirects against the local mock providers.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use reqwest::{Client, StatusCode};

@@ -1,6 +1,6 @@
 //! Accounts through the real server functions, on both backends.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The answer event stream over HTTP: resuming after a drop, and privacy.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use futures_util::StreamExt;
@@ -243,5 +243,75 @@ async fn a_reader_that_stops_reading_holds_nobody_up() {
     let late = read_events(sleeper, |events| events.last().is_some_and(|e| e.event == "done")).await;
     assert_eq!(late.last().unwrap().event, "done");
     assert_eq!(text_of(&late), stored, "the sleeper gets every byte, once");
+    app.stop().await;
+}
+
+/// A fast model's answer is not rendered again for every token: its HTML
+/// follows the text at most every `RENDER_EVERY`. When the model pauses,
+/// the HTML catches up before more text comes. Either way it ends as the
+/// stored answer's HTML.
+#[tokio::test]
+async fn the_html_follows_the_text_a_few_times_a_second() {
+    use weasel_server::solve::events::RENDER_EVERY;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = app.signed_up("frames@example.com").await;
+    for (question, fast) in [
+        ("빠른 모델 [[bytes:6000]] [[pace:1]]", true),
+        ("느린 모델 [[bytes:120]] [[pace:300]]", false),
+    ] {
+        let asked: Value = app
+            .call(&client, "ask", &[("subject", "korean"), ("question", question)])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let answer = asked["answer"].as_i64().unwrap();
+        let started = std::time::Instant::now();
+        let response = client
+            .get(app.url(&format!("/api/answers/{answer}/events")))
+            .send()
+            .await
+            .unwrap();
+        let events = read_events(response, |events| {
+            events.last().is_some_and(|e| e.event == "done")
+        })
+        .await;
+        let elapsed = started.elapsed();
+        let deltas: Vec<&Sse> = events.iter().filter(|e| e.event == "delta").collect();
+        let (mut text, mut html) = (String::new(), String::new());
+        // Whether the last text came without its HTML (and none followed yet).
+        let mut html_behind = false;
+        for event in &deltas {
+            let more = event.data["text"].as_str().unwrap();
+            if !fast && !more.is_empty() {
+                assert!(
+                    !html_behind,
+                    "{question}: more text came while the HTML still lacked the text before it"
+                );
+            }
+            text.push_str(more);
+            apply_html(&mut html, event);
+            let patched = event.data.get("html").is_some();
+            html_behind = !patched && (html_behind || !more.is_empty());
+        }
+        let renders = deltas.iter().filter(|e| e.data.get("html").is_some()).count();
+        let text_deltas = deltas.iter().filter(|e| e.data["text"] != "").count();
+        if fast {
+            // The first delta, one per RENDER_EVERY, and the end.
+            let most = (elapsed.as_millis() / RENDER_EVERY.as_millis()) as usize + 2;
+            assert!(
+                renders <= most && renders < text_deltas,
+                "{renders} renders for {text_deltas} deltas in {elapsed:?}"
+            );
+        }
+        let conversation = stored_conversation(&app, &client, &asked).await;
+        assert_eq!(conversation["messages"][1]["content"].as_str().unwrap(), text);
+        assert_eq!(
+            conversation["messages"][1]["html"].as_str().unwrap(),
+            html,
+            "{question}"
+        );
+    }
     app.stop().await;
 }

@@ -1,6 +1,6 @@
 //! The real application over HTTP, on both backends.
 
-mod common;
+use crate::common;
 
 use common::{BACKENDS, TestApp};
 use reqwest::StatusCode;

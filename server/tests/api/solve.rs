@@ -1,6 +1,6 @@
 //! The solve flow through the real AWS SDK against the Bedrock emulator.
 
-mod common;
+use crate::common;
 
 use std::{sync::Arc, time::Duration};
 

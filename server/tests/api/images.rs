@@ -2,7 +2,7 @@
 //! who may see an image, reading it as text, solving with it, sharing and
 //! deleting; and the S3 adapter against a real S3-compatible server.
 
-mod common;
+use crate::common;
 
 use std::{io::Cursor, sync::Arc, time::Duration};
 

@@ -1,6 +1,6 @@
 //! The conversation list, renaming and deleting, through the server functions.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -1,6 +1,5 @@
 //! Test support: fresh databases on both backends and the real application
 //! started on a random port.
-#![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::{future::Future, net::SocketAddr, path::Path};
 
