@@ -10,15 +10,7 @@ use serde_json::Value;
 
 /// Reads `/metrics` until `wanted` appears (answers finish in the background).
 async fn scrape_until(url: &str, wanted: &[&str]) -> String {
-    let mut text = String::new();
-    for _ in 0..200 {
-        text = reqwest::get(url).await.unwrap().text().await.unwrap();
-        if wanted.iter().all(|w| text.contains(w)) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("missing one of {wanted:?} in:\n{text}");
+    scrape_until_true(url, |text| wanted.iter().all(|w| text.contains(w))).await
 }
 
 /// Reads `/metrics` until `ready` says so. The recorder is the process's,
@@ -33,20 +25,17 @@ async fn scrape_until_true(url: &str, ready: impl Fn(&str) -> bool) -> String {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("not there yet after 10 s:\n{text}");
+    panic!("not there after 10 s:\n{text}");
 }
 
-/// The value of `series`, 0 when it is not there yet.
-fn sample_or_zero(text: &str, series: &str) -> f64 {
+/// The value of `series`, if it is there.
+fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+    value(text, series).unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
 }
 
 #[tokio::test]
@@ -78,8 +67,13 @@ async fn requests_answers_and_the_pool_are_measured_privately() {
     )
     .await;
     let text = scrape_until_true(&metrics, |text| {
-        sample_or_zero(text, r#"weasel_model_tokens_total{direction="output"}"#) > 0.0
-            && sample_or_zero(text, r#"weasel_model_tokens_total{direction="input"}"#) > 0.0
+        ["output", "input"].iter().all(|direction| {
+            value(
+                text,
+                &format!("weasel_model_tokens_total{{direction=\"{direction}\"}}"),
+            )
+            .is_some_and(|n| n > 0.0)
+        })
     })
     .await;
     assert!(
