@@ -208,6 +208,84 @@ fn counter(metrics: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// A histogram's cumulative buckets `(le, count)` in Prometheus text, summed
+/// over the series whose labels contain `labels`.
+fn buckets(metrics: &str, name: &str, labels: &str) -> Vec<(f64, f64)> {
+    let mut buckets: Vec<(f64, f64)> = vec![];
+    let prefix = format!("{name}_bucket{{");
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with(&prefix) && l.contains(labels))
+    {
+        let le = line
+            .split("le=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(|le| {
+                if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap_or(f64::NAN)
+                }
+            });
+        let count = line.rsplit(' ').next().and_then(|c| c.parse::<f64>().ok());
+        if let (Some(le), Some(count)) = (le, count) {
+            match buckets.iter_mut().find(|(l, _)| *l == le) {
+                Some(bucket) => bucket.1 += count,
+                None => buckets.push((le, count)),
+            }
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// What a histogram recorded between two scrapes: how many, how many over
+/// `over` seconds, and the bucket bound its p99 lies under.
+fn histogram_between(before: &str, after: &str, name: &str, labels: &str, over: f64) -> String {
+    let (b, a) = (buckets(before, name, labels), buckets(after, name, labels));
+    let count_at =
+        |buckets: &[(f64, f64)], le: f64| buckets.iter().find(|(l, _)| *l == le).map_or(0.0, |(_, c)| *c);
+    let delta: Vec<(f64, f64)> = a.iter().map(|(le, c)| (*le, c - count_at(&b, *le))).collect();
+    let total = delta.last().map_or(0.0, |(_, c)| *c);
+    if total == 0.0 {
+        return "none recorded".into();
+    }
+    let within = delta.iter().rfind(|(le, _)| *le <= over).map_or(0.0, |(_, c)| *c);
+    let p99 = delta
+        .iter()
+        .find(|(_, c)| *c >= total * 0.99)
+        .map_or(f64::INFINITY, |(le, _)| *le);
+    format!(
+        "{total:.0}, {:.0} over {:.0} ms, p99 ≤ {} ms",
+        total - within,
+        over * 1000.0,
+        if p99.is_finite() {
+            format!("{:.0}", p99 * 1000.0)
+        } else {
+            "∞".into()
+        }
+    )
+}
+
+/// The kernel's TCP counters that show connections waiting to be accepted
+/// (`/proc/net/netstat`): listen-queue overflows and drops, SYN retransmits.
+fn tcp_counters() -> HashMap<String, i64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut counters = HashMap::new();
+    for pair in lines.chunks(2) {
+        if let [names, values] = pair {
+            for (name, value) in names.split_whitespace().zip(values.split_whitespace()).skip(1) {
+                if let Ok(value) = value.parse() {
+                    counters.insert(name.to_string(), value);
+                }
+            }
+        }
+    }
+    counters
+}
+
 /// Latency figures: p50 / p99 / max in milliseconds.
 fn spread(mut values: Vec<Duration>) -> String {
     values.sort();
@@ -468,6 +546,7 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
     let fetch_metrics = || async { reqwest::get(&server.metrics).await.ok()?.text().await.ok() };
     let metrics_before = fetch_metrics().await.unwrap_or_default();
     let wal_before = wal_bytes(&database_url).await;
+    let tcp_before = tcp_counters();
     let before = usage(pid, ticks);
 
     let lengths = lengths(n, options.bytes);
@@ -598,6 +677,55 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
         spread(asking),
         spread(to_model)
     );
+    println!(
+        "    the server's own time for those ask requests: {}; its waits to begin a write transaction: {}",
+        histogram_between(
+            &metrics_before,
+            &metrics_after,
+            "weasel_http_request_duration_seconds",
+            "route=\"/api/ask\"",
+            0.25
+        ),
+        histogram_between(
+            &metrics_before,
+            &metrics_after,
+            "weasel_db_write_wait_seconds",
+            "",
+            0.25
+        ),
+    );
+    if backend == Backend::Sqlite {
+        println!(
+            "    how long each write transaction held SQLite's one writer: {}",
+            histogram_between(
+                &metrics_before,
+                &metrics_after,
+                "weasel_db_writer_held_seconds",
+                "",
+                0.025
+            ),
+        );
+    }
+    let tcp_after = tcp_counters();
+    let tcp = |name: &str| tcp_after.get(name).unwrap_or(&0) - tcp_before.get(name).unwrap_or(&0);
+    println!(
+        "    the kernel (whole machine): {} listen-queue overflows, {} listen drops, {} SYN retransmits",
+        tcp("ListenOverflows"),
+        tcp("ListenDrops"),
+        tcp("TCPSynRetrans"),
+    );
+    if refused + other_end > 0
+        && let Ok(log) = std::fs::read_to_string(dir.join("server.log"))
+    {
+        let mut seen = std::collections::BTreeSet::new();
+        for line in log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")) {
+            let from = line.find("WARN").or_else(|| line.find("ERROR")).unwrap_or(0);
+            let message: String = line[from..].chars().take(300).collect();
+            if seen.insert(message.clone()) && seen.len() <= 5 {
+                println!("    server log: {message}");
+            }
+        }
+    }
     if unmatched > 0 {
         println!("  {unmatched} events did not end where a model delta ended");
     }

@@ -145,9 +145,23 @@ fn sqlite_writer(pool: &SqlitePool) -> SqlitePool {
     if let Some(writer) = writers.get(options.get_filename()) {
         return writer.clone();
     }
+    // The writer is one connection: from its acquire to its release is how
+    // long one write transaction held every other writer back.
+    let taken = std::sync::Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
+    let (on_take, on_release) = (taken.clone(), taken);
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(WRITER_WAIT)
+        .before_acquire(move |_, _| {
+            *on_take.lock().unwrap() = Some(std::time::Instant::now());
+            Box::pin(async { Ok(true) })
+        })
+        .after_release(move |_, _| {
+            if let Some(taken) = on_release.lock().unwrap().take() {
+                metrics::histogram!("weasel_db_writer_held_seconds").record(taken.elapsed().as_secs_f64());
+            }
+            Box::pin(async { Ok(true) })
+        })
         .connect_lazy_with((*options).clone());
     writers.insert(options.get_filename().to_path_buf(), writer.clone());
     writer
@@ -160,7 +174,7 @@ impl WritePool for SqlitePool {
     ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>>> + Send
     {
         let writer = sqlite_writer(self);
-        async move { writer.begin_with("BEGIN IMMEDIATE").await }
+        timed_write(async move { writer.begin_with("BEGIN IMMEDIATE").await })
     }
 }
 
@@ -170,8 +184,18 @@ impl WritePool for PgPool {
         &self,
     ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>>> + Send
     {
-        self.begin()
+        timed_write(self.begin())
     }
+}
+
+/// A write transaction's begin, its wait counted in
+/// `weasel_db_write_wait_seconds`: the queue for SQLite's writer, or for a
+/// PostgreSQL connection. Where a request's time goes under load.
+async fn timed_write<T>(begin: impl std::future::Future<Output = sqlx::Result<T>>) -> sqlx::Result<T> {
+    let started = std::time::Instant::now();
+    let begun = begin.await;
+    metrics::histogram!("weasel_db_write_wait_seconds").record(started.elapsed().as_secs_f64());
+    begun
 }
 
 impl Storage {

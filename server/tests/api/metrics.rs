@@ -107,6 +107,13 @@ async fn requests_answers_and_the_pool_are_measured_privately() {
         "{text}"
     );
     assert!(text.contains("weasel_answers_streaming"), "{text}");
+    // The ask wrote: how long it waited for SQLite's writer, and held it.
+    for histogram in [
+        "weasel_db_write_wait_seconds_count",
+        "weasel_db_writer_held_seconds_count",
+    ] {
+        assert!(sample(&text, histogram) >= 1.0, "{histogram}: {text}");
+    }
 
     // A throttled answer is counted by kind.
     let form = [("subject", "math"), ("question", "[[fault:throttle]] 다시")];
