@@ -424,7 +424,9 @@ impl Solver {
             deadline: CancellationToken::new(),
             closing: CancellationToken::new(),
         });
-        tokio::spawn(flush_forever(Arc::downgrade(&solver)));
+        let flusher = flush_forever(Arc::downgrade(&solver));
+        let storage = solver.storage.clone();
+        tokio::spawn(async move { storage.on_writes_thread(flusher).await });
         tokio::spawn(replicas::keep_forever(Arc::downgrade(&solver)));
         tokio::spawn(replicas::mirror_forever(
             Arc::downgrade(&solver),
@@ -633,30 +635,55 @@ impl Solver {
         } else {
             title_from(question)
         };
-        let new = NewQuestion {
-            user,
-            conversation: existing.as_ref().map(|c| c.id),
-            subject,
-            title: &provisional,
-            question,
-            images,
-            transcribed: transcribed && !images.is_empty(),
-            model_id: self.model.model_id(),
-            reservation,
-            limits: &self.spending.limits,
-            lease: (&self.replica.instance_id, self.replica.lease),
+        let write = {
+            let (storage, conversation) = (self.storage.clone(), existing.as_ref().map(|c| c.id));
+            let (title, text, images) = (provisional.clone(), question.to_string(), images.to_vec());
+            let (model_id, limits) = (self.model.model_id().to_string(), self.spending.limits);
+            let (owner, lease) = (self.replica.instance_id.clone(), self.replica.lease);
+            async move {
+                let new = NewQuestion {
+                    user,
+                    conversation,
+                    subject,
+                    title: &title,
+                    question: &text,
+                    images: &images,
+                    transcribed: transcribed && !images.is_empty(),
+                    model_id: &model_id,
+                    reservation,
+                    limits: &limits,
+                    lease: (&owner, lease),
+                };
+                storage.begin_question(&new).await
+            }
         };
-        let begun = match self.storage.begin_question(&new).await {
+        // Stored and started in a task of its own: a request dropped while
+        // the question is written (the browser gone) cannot leave an answer
+        // marked streaming that nothing generates.
+        let solver = Arc::clone(self);
+        let (titled, question_text) = (existing.is_none() && !question.is_empty(), question.to_string());
+        let started = tokio::spawn(async move {
+            let begun = solver.storage.on_writes_thread(write).await;
+            if let Ok(Ok(begun)) = &begun {
+                if titled {
+                    solver.spawn_title(begun.conversation.id, provisional, question_text);
+                }
+                let conversation = &begun.conversation;
+                solver.spawn_generation(conversation.id, conversation.subject, begun.answer.id);
+            }
+            begun
+        });
+        let begun = match started.await {
+            Ok(begun) => begun,
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        };
+        let begun = match begun {
             Ok(Ok(begun)) => begun,
             Ok(Err(refused)) => return Err(self.refused(refused, now)),
             Err(StorageError::NotFound("image")) => return Err(SolveError::ImageGone),
             Err(err) => return Err(err.into()),
         };
-        if existing.is_none() && !question.is_empty() {
-            self.spawn_title(begun.conversation.id, provisional, question.to_string());
-        }
         let conversation = begun.conversation;
-        self.spawn_generation(conversation.id, conversation.subject, begun.answer.id);
         Ok(Asked {
             conversation: conversation.id,
             question: begun.question,

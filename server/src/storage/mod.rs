@@ -188,6 +188,44 @@ impl WritePool for PgPool {
     }
 }
 
+/// A thread of its own for SQLite's write transactions.
+///
+/// Each statement of a transaction is a round trip to the connection's
+/// worker thread; a task of the main runtime that awaits it goes back into
+/// the runtime's queue behind every reader's stream before it sends the
+/// next statement, so under load one transaction held the one writer for
+/// tens of milliseconds while the questions behind it queued. Here, on a
+/// runtime with nothing else to run, the next statement follows the last at once.
+static WRITES: std::sync::LazyLock<tokio::runtime::Handle> = std::sync::LazyLock::new(|| {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the database's writes");
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("sqlite-writes".into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .expect("a thread for the database's writes");
+    handle
+});
+
+impl Storage {
+    /// Runs `work` (write transactions) on SQLite's writes thread; on
+    /// PostgreSQL, which has no single writer, where it is.
+    pub async fn on_writes_thread<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> T {
+        match self {
+            Storage::Sqlite(_) => match WRITES.spawn(work).await {
+                Ok(output) => output,
+                Err(err) => std::panic::resume_unwind(err.into_panic()),
+            },
+            Storage::Postgres(_) => work.await,
+        }
+    }
+}
+
 /// A write transaction's begin, its wait counted in
 /// `weasel_db_write_wait_seconds`: the queue for SQLite's writer, or for a
 /// PostgreSQL connection. Where a request's time goes under load.
