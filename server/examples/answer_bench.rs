@@ -598,6 +598,7 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
     // the question the server called the model.
     let (mut asking, mut to_model) = (vec![], vec![]);
     let (mut complete, mut refused, mut other_end, mut differing, mut unmatched) = (0, 0, 0, 0, 0);
+    let mut never_reached = 0;
     let mut final_bytes = 0usize;
     for (i, reader) in readers.into_iter().enumerate() {
         let (asked_at, answered_at, seen) = reader.await.expect("a reader");
@@ -612,9 +613,19 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
                 continue;
             }
         };
+        match seen.ended.as_deref() {
+            Some("complete") => complete += 1,
+            other => {
+                other_end += 1;
+                if other_end <= 3 {
+                    println!("  answer {i} ended {other:?}, error {:?}", seen.error);
+                }
+            }
+        }
         let log = emulator.log.lock().unwrap();
+        // An answer whose question never reached the model cannot hold its text.
         let Some(sends) = log.get(&i) else {
-            unmatched += 1;
+            never_reached += 1;
             continue;
         };
         let sent: HashMap<usize, Instant> = sends.text.iter().copied().collect();
@@ -641,15 +652,6 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
         if seen.text != expected || sent_bytes != expected.len() {
             differing += 1;
         }
-        match seen.ended.as_deref() {
-            Some("complete") => complete += 1,
-            other => {
-                other_end += 1;
-                if other_end <= 3 {
-                    println!("  answer {i} ended {other:?}, error {:?}", seen.error);
-                }
-            }
-        }
         final_bytes += seen.text.len();
     }
     let elapsed = started.elapsed();
@@ -663,7 +665,8 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
 
     println!(
         "  answers: {n} asked, {complete} complete, {other_end} ended otherwise, {refused} refused, \
-         {differing} with text differing from the model's (lost or duplicated bytes), in {:.1} s",
+         {differing} with text differing from the model's (lost or duplicated bytes), \
+         {never_reached} whose question never reached the model, in {:.1} s",
         elapsed.as_secs_f64()
     );
     println!(
@@ -775,15 +778,15 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
         verdict(p99_first < 250.0),
         verdict(per_stream <= 100.0),
         verdict(logical <= 3.0),
-        other_end + differing + refused,
-        verdict(other_end + differing + refused == 0),
+        other_end + differing + refused + never_reached,
+        verdict(other_end + differing + refused + never_reached == 0),
     );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     if let Some(name) = pg_name {
         postgres::drop_database(&name).await;
     }
-    other_end + differing + refused == 0
+    other_end + differing + refused + never_reached == 0
 }
 
 fn verdict(met: bool) -> &'static str {
