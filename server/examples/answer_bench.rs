@@ -697,6 +697,16 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
             0.25
         ),
     );
+    println!(
+        "    a task woken from another thread waited for a runtime worker (probe, 10/s): {}",
+        histogram_between(
+            &metrics_before,
+            &metrics_after,
+            "weasel_runtime_wake_delay_seconds",
+            "",
+            0.025
+        ),
+    );
     if backend == Backend::Sqlite {
         println!(
             "    how long each write transaction held SQLite's one writer: {}",

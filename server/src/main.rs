@@ -19,6 +19,7 @@ async fn main() -> ExitCode {
     }
     telemetry::init(&settings.log);
     tracing::debug!(?settings, "configuration");
+    weasel_server::metrics::spawn_wake_probe(tokio::runtime::Handle::current());
 
     let app = match Application::build(&settings).await {
         Ok(app) => app,

@@ -39,6 +39,16 @@ use crate::{
     },
 };
 
+/// What one answer is generated from.
+struct Generation {
+    conversation: ConversationId,
+    subject: Subject,
+    answer: MessageId,
+    /// The conversation's messages, when the caller holds all of them (a
+    /// new conversation's question); read from the database otherwise.
+    history: Option<Vec<Message>>,
+}
+
 /// How often what streaming answers received is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
@@ -662,6 +672,10 @@ impl Solver {
         // marked streaming that nothing generates.
         let solver = Arc::clone(self);
         let (titled, question_text) = (existing.is_none() && !question.is_empty(), question.to_string());
+        // A new conversation's history is its question: the generation
+        // need not read it back (one database round trip less before the
+        // model is called). Photos are read with the history, so not then.
+        let known_history = existing.is_none() && images.is_empty();
         let started = tokio::spawn(async move {
             let begun = solver.storage.on_writes_thread(write).await;
             if let Ok(Ok(begun)) = &begun {
@@ -669,7 +683,12 @@ impl Solver {
                     solver.spawn_title(begun.conversation.id, provisional, question_text);
                 }
                 let conversation = &begun.conversation;
-                solver.spawn_generation(conversation.id, conversation.subject, begun.answer.id);
+                solver.spawn_generation(Generation {
+                    conversation: conversation.id,
+                    subject: conversation.subject,
+                    answer: begun.answer.id,
+                    history: known_history.then(|| vec![begun.question.clone()]),
+                });
             }
             begun
         });
@@ -912,7 +931,12 @@ impl Solver {
                 Some((&self.replica.instance_id, self.replica.lease)),
             )
             .await?;
-        self.spawn_generation(conversation.id, conversation.subject, answer.id);
+        self.spawn_generation(Generation {
+            conversation: conversation.id,
+            subject: conversation.subject,
+            answer: answer.id,
+            history: None,
+        });
         Ok(Asked {
             conversation: conversation.id,
             question,
@@ -1084,13 +1108,14 @@ impl Solver {
         self.live.lock().unwrap().len()
     }
 
-    fn spawn_generation(self: &Arc<Self>, conversation: ConversationId, subject: Subject, answer: MessageId) {
+    fn spawn_generation(self: &Arc<Self>, job: Generation) {
+        let answer = job.answer;
         // A child of the shutdown deadline: both end the generation.
         let live = LiveAnswer::new(String::new(), self.deadline.child_token());
         self.live.lock().unwrap().insert(answer, live.clone());
         let solver = Arc::clone(self);
         tokio::spawn(async move {
-            let (status, outcome) = solver.generate(conversation, subject, answer, &live).await;
+            let (status, outcome) = solver.generate(job, &live).await;
             crate::metrics::record_answer(status, &outcome);
             // No flush writes chunks for it after its end is stored.
             live.finishing.store(true, Ordering::Relaxed);
@@ -1198,18 +1223,11 @@ impl Solver {
         }
     }
 
-    async fn generate(
-        &self,
-        conversation: ConversationId,
-        subject: Subject,
-        answer: MessageId,
-        live: &LiveAnswer,
-    ) -> (MessageStatus, AnswerOutcome) {
+    async fn generate(&self, job: Generation, live: &LiveAnswer) -> (MessageStatus, AnswerOutcome) {
+        let answer = job.answer;
         let started = Instant::now();
         let mut outcome = AnswerOutcome::default();
-        let result = self
-            .run(conversation, subject, answer, live, started, &mut outcome)
-            .await;
+        let result = self.run(job, live, started, &mut outcome).await;
         outcome.content = live.text();
         outcome.total_ms = started.elapsed().as_millis() as i64;
         outcome.cost_micros = self.spending.prices.cost_micros(
@@ -1250,18 +1268,25 @@ impl Solver {
 
     async fn run(
         &self,
-        conversation: ConversationId,
-        subject: Subject,
-        answer: MessageId,
+        job: Generation,
         live: &LiveAnswer,
         started: Instant,
         outcome: &mut AnswerOutcome,
     ) -> Result<(), ModelError> {
-        let (history, any_photos) = self
-            .storage
-            .messages_for_model(conversation)
-            .await
-            .map_err(|e| ModelError::Unavailable(format!("history: {e}")))?;
+        let Generation {
+            conversation,
+            subject,
+            answer,
+            history,
+        } = job;
+        let (history, any_photos) = match history {
+            Some(history) => (history, false),
+            None => self
+                .storage
+                .messages_for_model(conversation)
+                .await
+                .map_err(|e| ModelError::Unavailable(format!("history: {e}")))?,
+        };
         // Most conversations have none: their answers make no second query.
         let mut photos = if any_photos {
             crate::storage::by_message(

@@ -84,3 +84,52 @@ fn sigterm_shuts_down_cleanly() {
     }
     assert!(log.contains("shut down cleanly"), "{log}");
 }
+
+/// The binary samples how long a task woken from another thread waits for
+/// a runtime worker (ten times a second), so an operator can tell a pod
+/// short of CPU from a slow database.
+#[test]
+fn the_binary_measures_its_runtimes_wake_delay() {
+    use std::io::{Read, Write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = command(dir.path())
+        .env("WEASEL_ADDR", "127.0.0.1:0")
+        .env("WEASEL_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while !lines
+        .next()
+        .expect("server printed its URL")
+        .unwrap()
+        .contains("Weasel is ready at ")
+    {}
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let samples = loop {
+        let mut scrape = String::new();
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", metrics_port)) {
+            let _ = stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+            let _ = stream.read_to_string(&mut scrape);
+        }
+        let samples = scrape
+            .lines()
+            .find_map(|l| l.strip_prefix("weasel_runtime_wake_delay_seconds_count "))
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if samples >= 2.0 || std::time::Instant::now() > deadline {
+            break samples;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(samples >= 2.0, "wake-delay samples: {samples}");
+}

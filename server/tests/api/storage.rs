@@ -211,6 +211,63 @@ async fn migrations_are_idempotent_across_restarts() {
     }
 }
 
+/// A new SQLite file is made of small pages, so that a question's
+/// transaction writes a quarter of the bytes; a file made before, with
+/// SQLite's default pages, is used as it is.
+#[tokio::test]
+async fn a_new_sqlite_file_has_small_pages_and_an_older_file_keeps_its_own() {
+    use sqlx::{Connection, Executor, sqlite::SqliteConnectOptions};
+    use std::str::FromStr;
+
+    async fn pragma(storage: &Storage, name: &str) -> i64 {
+        let Storage::Sqlite(pool) = storage else {
+            unreachable!()
+        };
+        sqlx::query_scalar(&format!("PRAGMA {name}"))
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    let new = TestDatabase::create(Backend::Sqlite).await;
+    let storage = new.storage().await;
+    user(&storage, "new@example.com").await;
+    assert_eq!(
+        pragma(&storage, "page_size").await,
+        i64::from(weasel_server::storage::SQLITE_PAGE_SIZE)
+    );
+    assert_eq!(pragma(&storage, "wal_autocheckpoint").await, 10_000);
+    storage.close().await;
+
+    let old = TestDatabase::create(Backend::Sqlite).await;
+    let options = SqliteConnectOptions::from_str(&old.url).unwrap();
+    std::fs::create_dir_all(options.get_filename().parent().unwrap()).unwrap();
+    let mut made_before = sqlx::SqliteConnection::connect_with(
+        &options
+            .page_size(4096)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
+    )
+    .await
+    .unwrap();
+    made_before
+        .execute("CREATE TABLE made_before (id INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+    made_before.close().await.unwrap();
+    let storage = old.storage().await;
+    let id = user(&storage, "old@example.com").await;
+    assert_eq!(pragma(&storage, "page_size").await, 4096);
+    assert_eq!(
+        storage
+            .user_by_email("old@example.com")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(id)
+    );
+    storage.close().await;
+}
+
 /// A database that cannot take the work in time (every connection busy)
 /// is "overloaded": the student is told to send it again (503), not that
 /// the server broke (500).
