@@ -42,6 +42,8 @@ use crate::{
 /// What one answer is generated from.
 struct Generation {
     conversation: ConversationId,
+    /// The student whose conversation it is.
+    owner: UserId,
     subject: Subject,
     answer: MessageId,
     /// The conversation's messages, when the caller holds all of them (a
@@ -107,6 +109,9 @@ pub struct LiveAnswer {
     finishing: AtomicBool,
     events: broadcast::Sender<LiveEvent>,
     cancel: CancellationToken,
+    /// Whose answer it is, when this process generates it (a mirror of
+    /// another replica's answer does not know).
+    owner: Option<UserId>,
 }
 
 #[derive(Default)]
@@ -125,7 +130,7 @@ pub struct Subscription {
 }
 
 impl LiveAnswer {
-    fn new(text: String, cancel: CancellationToken) -> Arc<Self> {
+    fn new(text: String, cancel: CancellationToken, owner: Option<UserId>) -> Arc<Self> {
         // Each slot is allocated up front, per answer, and keeps its last
         // delta until overwritten: 64 events is two and a half seconds of
         // text at 25 tokens/s. A follower further behind is told it lagged
@@ -137,6 +142,7 @@ impl LiveAnswer {
             finishing: AtomicBool::new(false),
             events,
             cancel,
+            owner,
         })
     }
 
@@ -685,6 +691,7 @@ impl Solver {
                 let conversation = &begun.conversation;
                 solver.spawn_generation(Generation {
                     conversation: conversation.id,
+                    owner: conversation.user_id,
                     subject: conversation.subject,
                     answer: begun.answer.id,
                     history: known_history.then(|| vec![begun.question.clone()]),
@@ -933,6 +940,7 @@ impl Solver {
             .await?;
         self.spawn_generation(Generation {
             conversation: conversation.id,
+            owner: conversation.user_id,
             subject: conversation.subject,
             answer: answer.id,
             history: None,
@@ -1028,6 +1036,16 @@ impl Solver {
         (!mirror.is_loading()).then(|| mirror.live.text())
     }
 
+    /// Whether `id` is an answer of `user`'s that this process is
+    /// generating: known from memory, with no query.
+    pub fn generates_for(&self, user: UserId, id: MessageId) -> bool {
+        self.live
+            .lock()
+            .unwrap()
+            .get(&id)
+            .is_some_and(|live| live.owner == Some(user))
+    }
+
     /// Follows a streaming answer, wherever it is generated: from memory
     /// when here, else through a mirror fed by the database (PostgreSQL
     /// notifications, or polling). `None` when it is not streaming.
@@ -1111,7 +1129,7 @@ impl Solver {
     fn spawn_generation(self: &Arc<Self>, job: Generation) {
         let answer = job.answer;
         // A child of the shutdown deadline: both end the generation.
-        let live = LiveAnswer::new(String::new(), self.deadline.child_token());
+        let live = LiveAnswer::new(String::new(), self.deadline.child_token(), Some(job.owner));
         self.live.lock().unwrap().insert(answer, live.clone());
         let solver = Arc::clone(self);
         tokio::spawn(async move {
@@ -1275,6 +1293,7 @@ impl Solver {
     ) -> Result<(), ModelError> {
         let Generation {
             conversation,
+            owner: _,
             subject,
             answer,
             history,

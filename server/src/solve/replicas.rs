@@ -115,7 +115,7 @@ pub(super) type Loading = Arc<Mutex<Option<Vec<(usize, String)>>>>;
 impl Mirror {
     pub fn new(began: i64) -> Mirror {
         Mirror {
-            live: LiveAnswer::new(String::new(), tokio_util::sync::CancellationToken::new()),
+            live: LiveAnswer::new(String::new(), tokio_util::sync::CancellationToken::new(), None),
             began,
             loading: Arc::new(Mutex::new(Some(vec![]))),
         }

@@ -142,7 +142,12 @@ async fn nobody_else_can_read_an_answer() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let owner = app.signed_up("owner@example.com").await;
     let asked: Value = app
-        .call(&owner, "ask", &[("subject", "korean"), ("question", "비밀 질문")])
+        // Slowly, so that it is still streaming (read from memory) below.
+        .call(
+            &owner,
+            "ask",
+            &[("subject", "korean"), ("question", "비밀 질문 [[pace:200]]")],
+        )
         .await
         .json()
         .await
@@ -162,7 +167,20 @@ async fn nobody_else_can_read_an_answer() {
         stranger.get(&url).send().await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
+    let own = owner.get(&url).send().await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    drop(own);
     let id = conversation.to_string();
+    let still: Value = app
+        .call(&owner, "conversation", &[("id", &id)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        still["messages"][1]["status"], "Streaming",
+        "the checks above ran while this process generated the answer"
+    );
     let peek = app.call(&stranger, "conversation", &[("id", &id)]).await;
     assert_eq!(peek.status(), StatusCode::NOT_FOUND);
     let follow_up = [
