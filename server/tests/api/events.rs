@@ -170,17 +170,12 @@ async fn nobody_else_can_read_an_answer() {
     let own = owner.get(&url).send().await.unwrap();
     assert_eq!(own.status(), StatusCode::OK);
     drop(own);
-    let id = conversation.to_string();
-    let still: Value = app
-        .call(&owner, "conversation", &[("id", &id)])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let still = stored_conversation(&app, &owner, &asked).await;
     assert_eq!(
         still["messages"][1]["status"], "Streaming",
         "the checks above ran while this process generated the answer"
     );
+    let id = conversation.to_string();
     let peek = app.call(&stranger, "conversation", &[("id", &id)]).await;
     assert_eq!(peek.status(), StatusCode::NOT_FOUND);
     let follow_up = [
