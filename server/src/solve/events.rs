@@ -20,12 +20,9 @@ use axum::{
         sse::{Event, KeepAlive, Sse},
     },
 };
-use futures_util::stream;
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
-use tokio::{
-    sync::{broadcast, mpsc},
-    time::Instant,
-};
+use tokio::{sync::broadcast, time::Instant};
 
 use render::stream::{Patch, Streaming};
 
@@ -82,11 +79,18 @@ pub async fn answer_events(
         .and_then(|v| v.parse().ok())
         .or(query.from)
         .unwrap_or(0);
-    let (tx, rx) = mpsc::channel::<Event>(64);
-    tokio::spawn(feed(solver, user, id, from, tx));
-    let events = stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
-    });
+    // The stream is the reader's whole loop, run by the connection's own
+    // task as hyper asks for the next event: one wake per event, nothing
+    // queued between the answer's live buffer and the socket, and when the
+    // browser goes the loop is dropped with its subscription. On shutdown
+    // the stream ends; the browser reconnects elsewhere with its last event id.
+    let closing = {
+        let solver = solver.clone();
+        async move { solver.closing().await }
+    };
+    let events = follow(solver, user, id, from)
+        .map(Ok::<_, Infallible>)
+        .take_until(closing);
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
@@ -170,10 +174,12 @@ impl Reader {
     }
 
     /// The answer ended: the last patch, when rendering block by block
-    /// left the HTML different from the whole answer's.
-    fn finish(&mut self) -> Option<Event> {
-        let patch = self.html.as_mut()?.finish()?;
-        Some(delta(self.sent, "", Some(patch)))
+    /// left the HTML different from the whole answer's, then `done`.
+    fn end(&mut self, ended: Ended) -> impl Iterator<Item = Event> + use<> {
+        let patch = self.html.as_mut().and_then(Streaming::finish);
+        let last = patch.map(|patch| delta(self.sent, "", Some(patch)));
+        last.into_iter()
+            .chain(std::iter::once(done(ended.status, ended.error, ended.usage)))
     }
 }
 
@@ -217,134 +223,113 @@ fn after(text: &str, from: usize) -> (usize, &str) {
     }
 }
 
-async fn feed(solver: Arc<Solver>, user: UserId, id: MessageId, from: usize, tx: mpsc::Sender<Event>) {
-    tokio::select! {
-        () = follow(&solver, user, id, from, &tx) => {}
-        // Shutting down: the browser reconnects elsewhere with its last event id.
-        () = solver.closing() => {}
-    }
-}
-
-async fn follow(solver: &Solver, user: UserId, id: MessageId, from: usize, tx: &mpsc::Sender<Event>) {
-    let mut reader = Reader::new(from);
-    let send = |event| send(tx, event);
-    loop {
-        let subscription = match solver.follow(id).await {
-            Ok(subscription) => subscription,
-            Err(err) => {
-                tracing::warn!(error = %err, answer = id.0, "cannot follow an answer");
-                return;
-            }
-        };
-        // Not streaming any more (or not yet visible as such): the stored row.
-        let Some(Subscription {
-            text: so_far,
-            ended,
-            events: mut live,
-        }) = subscription
-        else {
-            let message = match solver.message_of(user, id).await {
-                Ok(Some(message)) => message,
-                _ => return,
-            };
-            if let Some(event) = reader.catch_up(&message.content)
-                && !send(event).await
-            {
-                return;
-            }
-            if message.status != MessageStatus::Streaming {
-                let ended = Ended {
-                    status: message.status,
-                    error: message.error,
-                    usage: None,
-                };
-                end(&mut reader, ended, tx).await;
-                return;
-            }
-            tokio::time::sleep(POLL_EVERY).await;
-            continue;
-        };
-        if let Some(event) = reader.catch_up(&so_far)
-            && !send(event).await
-        {
-            return;
-        }
-        if let Some(ended) = ended {
-            end(&mut reader, ended, tx).await;
-            return;
-        }
-        // A reader too slow for the live buffer (it lagged) is not waited
-        // for: it starts again from what it has, with the rest as one
-        // delta, and follows live from there.
+/// The events that bring a reader from byte `from` to the answer's end.
+fn follow(solver: Arc<Solver>, user: UserId, id: MessageId, from: usize) -> impl Stream<Item = Event> {
+    async_stream::stream! {
+        let mut reader = Reader::new(from);
         loop {
-            // Text the HTML lacks is rendered when due, even if no more comes.
-            let next = match reader.render_due() {
-                Some(due) => match tokio::time::timeout_at(due, live.recv()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        if let Some(event) = reader.render_pending()
-                            && !send(event).await
-                        {
-                            return;
-                        }
-                        continue;
-                    }
-                },
-                None => live.recv().await,
-            };
-            match next {
-                Ok(LiveEvent::Delta { offset, mut text }) => {
-                    // Deltas that queued up meanwhile leave as one event: no
-                    // delay when the server keeps up, fewer writes when it is busy.
-                    let mut then = None;
-                    loop {
-                        match live.try_recv() {
-                            Ok(LiveEvent::Delta { text: more, .. }) => text.push_str(&more),
-                            Ok(LiveEvent::Done(ended)) => {
-                                then = Some(Some(ended));
-                                break;
-                            }
-                            Err(broadcast::error::TryRecvError::Empty) => break,
-                            Err(_) => {
-                                then = Some(None);
-                                break;
-                            }
-                        }
-                    }
-                    if !send(reader.more(offset, &text)).await {
-                        return;
-                    }
-                    match then {
-                        Some(Some(ended)) => {
-                            end(&mut reader, *ended, tx).await;
-                            return;
-                        }
-                        Some(None) => break,
-                        None => {}
-                    }
-                }
-                Ok(LiveEvent::Done(ended)) => {
-                    end(&mut reader, *ended, tx).await;
+            let subscription = match solver.follow(id).await {
+                Ok(subscription) => subscription,
+                Err(err) => {
+                    tracing::warn!(error = %err, answer = id.0, "cannot follow an answer");
                     return;
                 }
-                // Lagged: catch up from the text so far. Closed: look again.
-                Err(_) => break,
+            };
+            // Not streaming any more (or not yet visible as such): the stored row.
+            let Some(Subscription {
+                text: so_far,
+                ended,
+                events: mut live,
+            }) = subscription
+            else {
+                let message = match solver.message_of(user, id).await {
+                    Ok(Some(message)) => message,
+                    _ => return,
+                };
+                if let Some(event) = reader.catch_up(&message.content) {
+                    yield event;
+                }
+                if message.status != MessageStatus::Streaming {
+                    let ended = Ended {
+                        status: message.status,
+                        error: message.error,
+                        usage: None,
+                    };
+                    for event in reader.end(ended) {
+                        yield event;
+                    }
+                    return;
+                }
+                tokio::time::sleep(POLL_EVERY).await;
+                continue;
+            };
+            if let Some(event) = reader.catch_up(&so_far) {
+                yield event;
+            }
+            if let Some(ended) = ended {
+                for event in reader.end(ended) {
+                    yield event;
+                }
+                return;
+            }
+            // A reader too slow for the live buffer (it lagged) is not waited
+            // for: it starts again from what it has, with the rest as one
+            // delta, and follows live from there.
+            loop {
+                // Text the HTML lacks is rendered when due, even if no more comes.
+                let next = match reader.render_due() {
+                    Some(due) => match tokio::time::timeout_at(due, live.recv()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            if let Some(event) = reader.render_pending() {
+                                yield event;
+                            }
+                            continue;
+                        }
+                    },
+                    None => live.recv().await,
+                };
+                match next {
+                    Ok(LiveEvent::Delta { offset, mut text }) => {
+                        // Deltas that queued up meanwhile leave as one event: no
+                        // delay when the server keeps up, fewer writes when it is busy.
+                        let mut then = None;
+                        loop {
+                            match live.try_recv() {
+                                Ok(LiveEvent::Delta { text: more, .. }) => text.push_str(&more),
+                                Ok(LiveEvent::Done(ended)) => {
+                                    then = Some(Some(ended));
+                                    break;
+                                }
+                                Err(broadcast::error::TryRecvError::Empty) => break,
+                                Err(_) => {
+                                    then = Some(None);
+                                    break;
+                                }
+                            }
+                        }
+                        yield reader.more(offset, &text);
+                        match then {
+                            Some(Some(ended)) => {
+                                for event in reader.end(*ended) {
+                                    yield event;
+                                }
+                                return;
+                            }
+                            Some(None) => break,
+                            None => {}
+                        }
+                    }
+                    Ok(LiveEvent::Done(ended)) => {
+                        for event in reader.end(*ended) {
+                            yield event;
+                        }
+                        return;
+                    }
+                    // Lagged: catch up from the text so far. Closed: look again.
+                    Err(_) => break,
+                }
             }
         }
     }
-}
-
-/// Sends an event; false when the browser has gone.
-async fn send(tx: &mpsc::Sender<Event>, event: Event) -> bool {
-    tx.send(event).await.is_ok()
-}
-
-/// The last HTML patch, if the whole answer renders differently, then `done`.
-async fn end(reader: &mut Reader, ended: Ended, tx: &mpsc::Sender<Event>) {
-    if let Some(event) = reader.finish()
-        && !send(tx, event).await
-    {
-        return;
-    }
-    let _ = send(tx, done(ended.status, ended.error, ended.usage)).await;
 }

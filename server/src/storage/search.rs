@@ -1,10 +1,12 @@
 //! Searching the user's questions and answers: SQLite FTS5 with the trigram
 //! tokenizer, PostgreSQL pg_trgm (see the `0002_search` migrations). Query
-//! text is always data: FTS5 gets it as one quoted phrase, LIKE patterns get
-//! `%`, `_` and `\` escaped.
+//! text is always data: LIKE patterns get `%`, `_` and `\` escaped, and
+//! SQLite's index is only asked for a run of the query free of them.
 //!
 //! SQLite's index is written in batches ([`Storage::index_backlog`], see
-//! migration `0012_search_backlog`); PostgreSQL's follows each row by itself.
+//! migration `0012_search_backlog`) and holds no positions (`0013`): it
+//! finds the messages holding the query's trigrams, and the text itself
+//! decides. PostgreSQL's follows each row by itself.
 
 use super::{ConversationId, MessageId, Result, Storage, UserId};
 
@@ -38,8 +40,15 @@ fn like_pattern(query: &str) -> String {
     format!("%{escaped}%")
 }
 
-fn fts_phrase(query: &str) -> String {
-    format!("\"{}\"", query.replace('"', "\"\""))
+/// What SQLite's trigram index is asked for: the longest run of `query`
+/// without `%` or `_` (FTS5 would read them as wildcards), when it is long
+/// enough to have a trigram. The index narrows the messages down; whether
+/// one holds all of `query` is checked on its text.
+fn indexed_run(query: &str) -> Option<&str> {
+    query
+        .split(['%', '_'])
+        .max_by_key(|run| run.chars().count())
+        .filter(|run| run.chars().count() >= TRIGRAM)
 }
 
 impl Storage {
@@ -85,7 +94,7 @@ impl Storage {
     pub async fn search_messages(&self, user: UserId, query: &str, limit: u32) -> Result<Vec<SearchRow>> {
         let limit = i64::from(limit);
         if let Storage::Sqlite(pool) = self
-            && query.chars().count() >= TRIGRAM
+            && let Some(run) = indexed_run(query)
         {
             // Whatever was stored before this search is found by it (a
             // backlog larger than one batch takes several).
@@ -99,23 +108,27 @@ impl Storage {
                     }
                 }
             }
+            // `instr` on lowered text: LIKE's own rule (ASCII letters
+            // ignore case), without its wildcards.
             return Ok(sqlx::query_as::<_, SearchRow>(
                 "SELECT m.conversation_id, c.title, m.id AS message_id, m.content, c.subject, m.created_at
                  FROM messages_search s
                  JOIN messages m ON m.id = s.rowid
                  JOIN conversations c ON c.id = m.conversation_id
-                 WHERE messages_search MATCH $1 AND c.user_id = $2
+                 WHERE s.content LIKE $1 AND instr(lower(m.content), lower($2)) > 0 AND c.user_id = $3
                  -- FTS5 walks its index newest-first and stops at the limit.
-                 ORDER BY s.rowid DESC LIMIT $3",
+                 ORDER BY s.rowid DESC LIMIT $4",
             )
-            .bind(fts_phrase(query))
+            .bind(format!("%{run}%"))
+            .bind(query)
             .bind(user)
             .bind(limit)
             .fetch_all(pool)
             .await?);
         }
-        // PostgreSQL (its trigram index serves ILIKE), and short queries on
-        // SQLite, whose LIKE already ignores ASCII case.
+        // PostgreSQL (its trigram index serves ILIKE), and on SQLite queries
+        // without three characters in a row the index could use (its LIKE
+        // already ignores ASCII case).
         let operator = if matches!(self, Storage::Postgres(_)) {
             "ILIKE"
         } else {
@@ -133,5 +146,20 @@ impl Storage {
             .bind(limit)
             .fetch_all(pool)
             .await)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::indexed_run;
+
+    #[test]
+    fn the_index_is_asked_for_the_longest_run_without_wildcards() {
+        assert_eq!(indexed_run("광합성"), Some("광합성"));
+        assert_eq!(indexed_run("100% 문제들_풀이"), Some(" 문제들"));
+        assert_eq!(indexed_run("확률 100%"), Some("확률 100"));
+        assert_eq!(indexed_run("수학"), None);
+        assert_eq!(indexed_run("문제_풀이"), None);
+        assert_eq!(indexed_run("%%%"), None);
     }
 }

@@ -252,6 +252,19 @@ async fn search_finds_korean_inside_words_and_treats_symbols_literally() {
             ["수학"],
             "{backend:?}: two characters"
         );
+        assert_eq!(
+            search(client.clone(), "100% 문제_풀이").await,
+            ["기호"],
+            "{backend:?}: wildcards inside a longer query are literal"
+        );
+        assert!(
+            search(client.clone(), "100%_문제").await.is_empty(),
+            "{backend:?}: every character of the query counts, not only the run the index is asked for"
+        );
+        assert!(
+            search(client.clone(), "화학 에너지를").await.is_empty(),
+            "{backend:?}: the words in the query's order"
+        );
         assert!(
             search(client.clone(), "없는말입니다").await.is_empty(),
             "{backend:?}"

@@ -268,6 +268,85 @@ async fn a_new_sqlite_file_has_small_pages_and_an_older_file_keeps_its_own() {
     storage.close().await;
 }
 
+/// A file made before the search index dropped its positions (migration
+/// `0013`) is rebuilt once: every stored message is found, what was still
+/// waiting for the index too, an answer that was streaming is found by its
+/// final text, and the index agrees with the messages.
+#[tokio::test]
+async fn an_older_search_index_is_rebuilt_without_losing_a_message() {
+    use weasel_server::storage::AnswerOutcome;
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let storage = database.storage().await;
+    let owner = user(&storage, "rebuilt@example.com").await;
+    let (_, _, indexed_answer) = asked(&storage, owner, "생물", "광합성은 어디서 일어나나요?").await;
+    let outcome = AnswerOutcome {
+        content: "정답: 엽록체에서 일어나요.".into(),
+        ..Default::default()
+    };
+    storage
+        .finish_answer(indexed_answer, MessageStatus::Complete, &outcome)
+        .await
+        .unwrap();
+    storage.index_backlog().await.unwrap();
+    let (_, _, streaming) = asked(&storage, owner, "화학", "산화 환원 반응이란?").await;
+    let Storage::Sqlite(pool) = &storage else {
+        unreachable!()
+    };
+    // The file as the version before made it: the index with positions,
+    // holding what was indexed then, and `0013` not applied.
+    for statement in [
+        "DROP TABLE messages_search",
+        "CREATE VIRTUAL TABLE messages_search USING fts5(content, content = 'messages', content_rowid = 'id', tokenize = 'trigram')",
+        "INSERT INTO messages_search (rowid, content)
+         SELECT id, content FROM messages WHERE id NOT IN (SELECT message_id FROM search_backlog)",
+        "DELETE FROM _sqlx_migrations WHERE version = 13",
+    ] {
+        sqlx::query(statement).execute(pool).await.unwrap();
+    }
+    storage.close().await;
+
+    let storage = database.storage().await;
+    let Storage::Sqlite(pool) = &storage else {
+        unreachable!()
+    };
+    let definition: String =
+        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'messages_search'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(definition.contains("detail = 'none'"), "{definition}");
+    let found = |query: &'static str| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .search_messages(owner, query, 20)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| row.content)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("광합성").await, ["광합성은 어디서 일어나나요?"]);
+    assert_eq!(found("엽록체").await, ["정답: 엽록체에서 일어나요."]);
+    assert_eq!(found("환원 반응").await, ["산화 환원 반응이란?"]);
+    let outcome = AnswerOutcome {
+        content: "정답: 전자를 주고받는 반응이에요.".into(),
+        ..Default::default()
+    };
+    storage
+        .finish_answer(streaming, MessageStatus::Complete, &outcome)
+        .await
+        .unwrap();
+    assert_eq!(found("주고받는").await, ["정답: 전자를 주고받는 반응이에요."]);
+    storage.index_backlog().await.unwrap();
+    sqlx::query("INSERT INTO messages_search (messages_search, rank) VALUES ('integrity-check', 1)")
+        .execute(pool)
+        .await
+        .expect("the rebuilt index holds exactly the messages' text");
+    storage.close().await;
+}
+
 /// A database that cannot take the work in time (every connection busy)
 /// is "overloaded": the student is told to send it again (503), not that
 /// the server broke (500).
