@@ -40,6 +40,8 @@ pub struct HistoryService {
     pub storage: Storage,
     /// A deleted conversation's photos go with it (swept at once).
     pub images: std::sync::Arc<crate::images::Images>,
+    /// A deleted conversation's streaming answers are stopped first.
+    pub solver: std::sync::Arc<crate::solve::Solver>,
 }
 
 fn internal(err: StorageError) -> AppError {
@@ -188,6 +190,7 @@ impl History for HistoryService {
 
     async fn delete_all(&self) -> Result<u64, AppError> {
         let user = current_user_id().await?;
+        self.solver.end_streaming_of(user, None).await.map_err(internal)?;
         let deleted = self
             .storage
             .delete_all_conversations(user)
@@ -256,6 +259,10 @@ impl History for HistoryService {
 
     async fn delete(&self, id: i64) -> Result<(), AppError> {
         let user = current_user_id().await?;
+        self.solver
+            .end_streaming_of(user, Some(ConversationId(id)))
+            .await
+            .map_err(internal)?;
         match self
             .storage
             .delete_conversation(user, ConversationId(id))

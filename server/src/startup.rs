@@ -321,6 +321,7 @@ fn router(
             public_url: settings.public_url.clone(),
             trust_forwarded_for: settings.trust_forwarded_for,
             images: solver.images().clone(),
+            solver: solver.clone(),
             providers: Arc::new(
                 settings
                     .oauth
@@ -338,6 +339,7 @@ fn router(
         history: Arc::new(HistoryService {
             storage: storage.clone(),
             images: solver.images().clone(),
+            solver: solver.clone(),
         }),
     };
     let secure_cookies = settings.public_url.scheme() == "https";

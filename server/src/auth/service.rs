@@ -41,6 +41,8 @@ pub struct AccountService {
     pub providers: Arc<Vec<ProviderView>>,
     /// The account's photos go with it (swept at once).
     pub images: Arc<crate::images::Images>,
+    /// The account's streaming answers are stopped first.
+    pub solver: Arc<crate::solve::Solver>,
 }
 
 /// Deletes, in the background, the photos a deletion just unlinked (the
@@ -398,6 +400,10 @@ impl Accounts for AccountService {
         if normalize_email(&confirm).ok().as_deref() != Some(user.email.as_str()) {
             return Err(AppError::invalid(Field::Email, Problem::ConfirmationDiffers));
         }
+        self.solver
+            .end_streaming_of(user.id, None)
+            .await
+            .map_err(internal)?;
         self.storage.delete_user(user.id).await.map_err(internal)?;
         sweep_now(&self.images);
         session.logout().await.map_err(internal)?;

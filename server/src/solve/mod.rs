@@ -72,6 +72,11 @@ pub const TRANSCRIBE_PROMPT: &str = "Transcribe the exam problem in the student'
 const TRANSCRIPT_NOTE: &str = "(The student photographed this problem. The text above is their own \
     checked transcript of the photos; where the photos and the text differ, trust the text.)";
 
+/// How long deleting a conversation waits for its streaming answers to
+/// end once stopped (an answer written here ends within milliseconds;
+/// one whose writer died is deleted anyway, unrecorded, after this).
+const END_WAIT: Duration = Duration::from_secs(3);
+
 /// How long naming a conversation may take before the first line stays its title.
 const TITLE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -1121,6 +1126,36 @@ impl Solver {
         }
     }
 
+    /// Stops the answers of `user` still streaming (in `conversation`, or
+    /// in all of theirs) wherever they are written, and waits until each
+    /// has ended, at most [`END_WAIT`]: so what each cost is recorded on
+    /// the student's day and the reservation released before its row is
+    /// deleted. (Without this a deleted answer went on being generated,
+    /// paid for and counted nowhere.)
+    pub async fn end_streaming_of(
+        &self,
+        user: UserId,
+        conversation: Option<ConversationId>,
+    ) -> Result<(), StorageError> {
+        let answers = self.storage.streaming_answers_of(user, conversation).await?;
+        for &id in &answers {
+            self.stop_anywhere(id).await?;
+        }
+        let deadline = Instant::now() + END_WAIT;
+        for id in answers {
+            while Instant::now() < deadline
+                && self
+                    .storage
+                    .stored_answer(id)
+                    .await?
+                    .is_some_and(|answer| answer.status == MessageStatus::Streaming)
+            {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Number of answers being generated now.
     pub fn active(&self) -> usize {
         self.live.lock().unwrap().len()
@@ -1245,9 +1280,23 @@ impl Solver {
         let answer = job.answer;
         let started = Instant::now();
         let mut outcome = AnswerOutcome::default();
-        let result = self.run(job, live, started, &mut outcome).await;
+        let mut prompt_chars = 0;
+        let result = self
+            .run(job, live, started, &mut outcome, &mut prompt_chars)
+            .await;
         outcome.content = live.text();
         outcome.total_ms = started.elapsed().as_millis() as i64;
+        // The model reports what it used at the end of its stream. One cut
+        // before (stopped, deleted, broken) was still billed for what it
+        // read and wrote: it is charged an estimate, never nothing.
+        let reported = outcome.input_tokens
+            + outcome.output_tokens
+            + outcome.cache_read_tokens
+            + outcome.cache_write_tokens;
+        if reported == 0 && !outcome.content.is_empty() {
+            outcome.input_tokens = spending::estimate_tokens(prompt_chars);
+            outcome.output_tokens = spending::estimate_tokens(outcome.content.chars().count());
+        }
         outcome.cost_micros = self.spending.prices.cost_micros(
             self.model.model_id(),
             &Usage {
@@ -1290,6 +1339,7 @@ impl Solver {
         live: &LiveAnswer,
         started: Instant,
         outcome: &mut AnswerOutcome,
+        prompt_chars: &mut usize,
     ) -> Result<(), ModelError> {
         let Generation {
             conversation,
@@ -1360,6 +1410,12 @@ impl Solver {
             system: system_prompt(subject),
             turns,
         };
+        *prompt_chars = request.system.chars().count()
+            + request
+                .turns
+                .iter()
+                .map(|turn| turn.text.chars().count() + turn.images.len() * IMAGE_CHARS)
+                .sum::<usize>();
 
         let mut stream = tokio::select! {
             stream = self.model.stream(request) => stream?,

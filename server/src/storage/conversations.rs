@@ -359,6 +359,23 @@ impl Storage {
         .await)?)
     }
 
+    /// The answers of `user` still streaming, in `conversation` or in any
+    /// of theirs.
+    pub async fn streaming_answers_of(
+        &self,
+        user: UserId,
+        conversation: Option<ConversationId>,
+    ) -> Result<Vec<MessageId>> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, MessageId>(
+            "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.status = 'streaming' AND c.user_id = $1 AND ($2 IS NULL OR c.id = $2)",
+        )
+        .bind(user)
+        .bind(conversation)
+        .fetch_all(pool)
+        .await)?)
+    }
+
     /// Those of `ids` that still exist, as stored rows (a streaming answer's
     /// content is empty here: its text is in chunks).
     #[tracing::instrument(skip_all, fields(answers = ids.len()))]

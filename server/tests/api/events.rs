@@ -328,3 +328,71 @@ async fn the_html_follows_the_text_a_few_times_a_second() {
     }
     app.stop().await;
 }
+
+/// Deleting a conversation whose answer streams stops the answer first:
+/// its end is recorded before its row goes, so the day's reservation is
+/// released and the student's day counts it (it had been left generating,
+/// paid for and counted nowhere). So does deleting every conversation.
+#[tokio::test]
+async fn deleting_a_conversation_stops_its_streaming_answer_and_settles_it() {
+    use weasel_server::spending;
+    for backend in common::BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let storage = app.storage().await;
+        let client = app.signed_up("deleting@example.com").await;
+        let user = storage
+            .user_by_email("deleting@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let day = spending::day_of(time::OffsetDateTime::now_utc());
+        // Minutes of text at this pace: only a stop ends it in time.
+        let form = [
+            ("subject", "korean"),
+            ("question", "지우면 멈춰요 [[pace:100]] [[bytes:30000]]"),
+        ];
+        let (mut tokens, mut spent) = (0, 0);
+        for endpoint in ["delete_conversation", "delete_all_conversations"] {
+            let asked: Value = app.call(&client, "ask", &form).await.json().await.unwrap();
+            let answer = asked["answer"].as_i64().unwrap();
+            let events = client
+                .get(app.url(&format!("/api/answers/{answer}/events")))
+                .send()
+                .await
+                .unwrap();
+            let seen = read_events(events, |events| events.len() >= 2).await;
+            assert!(seen.iter().all(|e| e.event == "delta"), "{backend:?}: streaming");
+            assert!(storage.day_totals(&day).await.unwrap().reserved_micros > 0);
+
+            let id = asked["conversation"].to_string();
+            let params: &[(&str, &str)] = if endpoint == "delete_conversation" {
+                &[("id", &id)]
+            } else {
+                &[]
+            };
+            let deleted = app.call(&client, endpoint, params).await;
+            assert_eq!(deleted.status(), StatusCode::OK, "{backend:?} {endpoint}");
+            assert!(
+                storage.streaming_answers_of(user, None).await.unwrap().is_empty(),
+                "{backend:?} {endpoint}: nothing streams"
+            );
+            assert_eq!(
+                storage.day_totals(&day).await.unwrap().reserved_micros,
+                0,
+                "{backend:?} {endpoint}: the answer ended before its row went, its reservation released"
+            );
+            // Stopped before the model reported its usage: charged an estimate.
+            let used = storage.student_use(user, &day, &day).await.unwrap();
+            assert!(
+                used.tokens > tokens && used.spent_micros > spent,
+                "{backend:?} {endpoint}: the student's day counts what the answer used"
+            );
+            (tokens, spent) = (used.tokens, used.spent_micros);
+            let gone = app.call(&client, "conversation", &[("id", &id)]).await;
+            assert_eq!(gone.status(), StatusCode::NOT_FOUND, "{backend:?} {endpoint}");
+        }
+        storage.close().await;
+        app.stop().await;
+    }
+}
