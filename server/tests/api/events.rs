@@ -392,6 +392,33 @@ async fn deleting_a_conversation_stops_its_streaming_answer_and_settles_it() {
             let gone = app.call(&client, "conversation", &[("id", &id)]).await;
             assert_eq!(gone.status(), StatusCode::NOT_FOUND, "{backend:?} {endpoint}");
         }
+
+        // The account, while an answer streams: the same, before its rows go.
+        let asked: Value = app.call(&client, "ask", &form).await.json().await.unwrap();
+        let answer = asked["answer"].as_i64().unwrap();
+        let events = client
+            .get(app.url(&format!("/api/answers/{answer}/events")))
+            .send()
+            .await
+            .unwrap();
+        read_events(events, |events| events.len() >= 2).await;
+        assert!(storage.day_totals(&day).await.unwrap().reserved_micros > 0);
+        let deleted = app
+            .call(&client, "delete_account", &[("confirm", "deleting@example.com")])
+            .await;
+        assert_eq!(deleted.status(), StatusCode::OK, "{backend:?}");
+        assert_eq!(
+            storage.day_totals(&day).await.unwrap().reserved_micros,
+            0,
+            "{backend:?}: the account's answer ended before the account went"
+        );
+        assert!(
+            storage
+                .user_by_email("deleting@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
         storage.close().await;
         app.stop().await;
     }
