@@ -140,13 +140,19 @@ pub struct UsageView {
     pub tokens_per_day: i64,
 }
 
-/// Dollars with as many decimals as a small amount needs: `$0.0123`.
+/// Dollars with as many decimals as a small amount needs: `$0.0123`,
+/// `$12.35`, rounded half up. Integer arithmetic only: formatting a float
+/// would bring Rust's float-printing code into the browser's wasm.
 pub fn dollars(micros: i64) -> String {
-    let usd = micros as f64 / 1e6;
-    if usd >= 1.0 {
-        format!("${usd:.2}")
+    let sign = if micros < 0 { "-" } else { "" };
+    let micros = micros.unsigned_abs();
+    // From $0.99995 up, four decimals would round to `$1.0000`.
+    if micros >= 999_950 {
+        let cents = (micros + 5_000) / 10_000;
+        format!("{sign}${}.{:02}", cents / 100, cents % 100)
     } else {
-        format!("${usd:.4}")
+        let units = (micros + 50) / 100;
+        format!("{sign}${}.{:04}", units / 10_000, units % 10_000)
     }
 }
 
@@ -254,4 +260,22 @@ pub fn image_path(id: &str) -> String {
 /// A photo in a conversation opened by its share link.
 pub fn shared_image_path(token: &str, id: &str) -> String {
     format!("/s/{token}/images/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dollars;
+
+    #[test]
+    fn dollars_show_cents_or_four_decimals() {
+        assert_eq!(dollars(0), "$0.0000");
+        assert_eq!(dollars(12_345), "$0.0123");
+        assert_eq!(dollars(12_350), "$0.0124");
+        assert_eq!(dollars(999_949), "$0.9999");
+        assert_eq!(dollars(999_950), "$1.00");
+        assert_eq!(dollars(1_000_000), "$1.00");
+        assert_eq!(dollars(12_345_678), "$12.35");
+        assert_eq!(dollars(12_344_999), "$12.34");
+        assert_eq!(dollars(-25_000), "-$0.0250");
+    }
 }

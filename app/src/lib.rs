@@ -12,6 +12,7 @@ pub mod dto;
 pub mod error;
 pub mod i18n;
 mod pages;
+mod state;
 pub mod stream;
 
 /// HTML that the server rendered (an answer, a question or a title with

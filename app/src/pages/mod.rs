@@ -7,6 +7,7 @@ mod photos;
 mod profile;
 mod share;
 mod solve;
+mod title_bar;
 
 pub use auth::{ForgotPassword, RequireUser, ResetPassword, SignIn, SignUp};
 pub use history::SearchPage;
@@ -22,6 +23,7 @@ use crate::{
     api::SignOut,
     auth::{reload_on_success, use_auth},
     i18n::{Lang, use_lang},
+    state::ListVersion,
 };
 
 /// Header, main area and status footer shared by every page.
@@ -31,7 +33,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     // end-to-end tests (and CSS) wait for `data-hydrated="true"`.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
-    history::ListVersion::provide();
+    ListVersion::provide();
     let lang = use_lang();
 
     view! {

@@ -83,13 +83,33 @@ mod pending {
     #[cfg(feature = "hydrate")]
     const KEY: &str = "weasel.pending-question";
 
+    /// What is kept: `at` is when, in milliseconds since the epoch.
+    #[cfg(feature = "hydrate")]
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Kept {
+        subject: Subject,
+        text: String,
+        at: u64,
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn now_ms() -> u64 {
+        js_sys::Date::now() as u64
+    }
+
     pub fn keep(subject: Subject, text: &str) {
         #[cfg(feature = "hydrate")]
         if !text.trim().is_empty()
             && let Ok(Some(storage)) = window().local_storage()
         {
-            let value = serde_json::json!({ "subject": subject, "text": text, "at": js_sys::Date::now() });
-            let _ = storage.set_item(KEY, &value.to_string());
+            let kept = Kept {
+                subject,
+                text: text.to_string(),
+                at: now_ms(),
+            };
+            if let Ok(value) = serde_json::to_string(&kept) {
+                let _ = storage.set_item(KEY, &value);
+            }
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = (subject, text);
@@ -102,10 +122,8 @@ mod pending {
             let storage = window().local_storage().ok().flatten()?;
             let raw = storage.get_item(KEY).ok().flatten()?;
             let _ = storage.remove_item(KEY);
-            let value: serde_json::Value = serde_json::from_str(&raw).ok()?;
-            let fresh = js_sys::Date::now() - value["at"].as_f64()? < 3_600_000.0;
-            let subject = serde_json::from_value(value["subject"].clone()).ok()?;
-            let text = value["text"].as_str()?.to_string();
+            let Kept { subject, text, at } = serde_json::from_str(&raw).ok()?;
+            let fresh = now_ms().saturating_sub(at) < 3_600_000;
             (fresh && !text.trim().is_empty()).then_some((subject, text))
         }
         #[cfg(not(feature = "hydrate"))]
@@ -316,7 +334,7 @@ fn Conversation(conversation: ConversationView) -> impl IntoView {
     view! {
         <Title text=crate::plain_title(&conversation.title)/>
         <section class="conversation">
-            <super::history::TitleBar id title=conversation.title.clone() title_html=conversation.title_html.clone() share=conversation.share.clone()/>
+            <super::title_bar::TitleBar id title=conversation.title.clone() title_html=conversation.title_html.clone() share=conversation.share.clone()/>
             {conversation.emulator.then(|| view! {
                 <p class="emulator-note" data-testid="emulator-note">
                     {lang.t(
@@ -451,7 +469,7 @@ fn Answer(message: MessageView, last: bool, conversation: i64, subject: Subject)
         keep_in_view(html, status, following);
     }
     // A finished answer may come with a new title for its conversation.
-    let list = super::history::ListVersion::get();
+    let list = crate::state::ListVersion::get();
     Effect::new(move |previous: Option<AnswerStatus>| {
         let now = status.get();
         if previous == Some(AnswerStatus::Streaming)

@@ -246,9 +246,14 @@ impl Storage {
         let storage = if settings.url.starts_with("sqlite:") {
             Storage::Sqlite(connect_sqlite(settings).await?)
         } else {
+            // PostgreSQL's writers take their connection from this pool, so
+            // a write waits for one as long as a SQLite write waits for its
+            // writer ([`WRITER_WAIT`]) before it is refused as busy (503).
+            // With 5 s, 2,000 answers starting at once on two cores had
+            // 30–187 questions refused; with 10 s, none (docs/deploy.md).
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)
-                .acquire_timeout(Duration::from_secs(5))
+                .acquire_timeout(WRITER_WAIT)
                 .connect(&settings.url)
                 .await?;
             Storage::Postgres(pool)
