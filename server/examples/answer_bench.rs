@@ -730,13 +730,22 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
     if refused + other_end > 0
         && let Ok(log) = std::fs::read_to_string(dir.join("server.log"))
     {
-        let mut seen = std::collections::BTreeSet::new();
+        // Warnings of one kind differ only in their numbers (ids, seconds):
+        // counted under one line, the most frequent first.
+        let mut kinds = std::collections::BTreeMap::<String, (usize, String)>::new();
         for line in log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")) {
             let from = line.find("WARN").or_else(|| line.find("ERROR")).unwrap_or(0);
             let message: String = line[from..].chars().take(300).collect();
-            if seen.insert(message.clone()) && seen.len() <= 5 {
-                println!("    server log: {message}");
-            }
+            let kind: String = message
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                .collect();
+            kinds.entry(kind).or_insert((0, message)).0 += 1;
+        }
+        let mut kinds: Vec<_> = kinds.into_values().collect();
+        kinds.sort_by_key(|kind| std::cmp::Reverse(kind.0));
+        for (count, example) in kinds.iter().take(8) {
+            println!("    server log, {count}×: {example}");
         }
     }
     if unmatched > 0 {
