@@ -52,6 +52,40 @@ test('an answer streams in, survives a reload, and follow-ups carry the context'
   await expect(answer(page)).toContainText('직전 질문: «첫 질문: 이차방정식 x^2+2x+1=0 의 해는?»');
 });
 
+test('a stream the server refuses (busy, or a proxy while a replica restarts) is opened again and the answer completes', async ({ page, context, consoleErrors }) => {
+  await signedIn(context);
+  // The first two connections to the answer's events get 503 and 502: a
+  // browser's EventSource gives up on an HTTP error, the page must not.
+  const refusals = [503, 502];
+  let refused = 0;
+  await page.route('**/api/answers/*/events*', async (route) => {
+    const status = refusals[refused];
+    if (status !== undefined) {
+      refused += 1;
+      await route.fulfill({ status, headers: { 'retry-after': '1' }, body: 'busy' });
+    } else {
+      await route.continue();
+    }
+  });
+  await page.goto('/');
+  await hydrated(page);
+  await ask(page, '바쁜 서버: 1+1은? [[bytes:1500]] [[pace:20]]');
+  await expect(page).toHaveURL(/\/c\/\d+/);
+  await expect(answer(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  expect(refused).toBe(2);
+  await expect(answer(page)).toContainText('정답:');
+  // Chromium logs the two refusals; they are this test's doing, nothing else may be.
+  const refusalLogs = consoleErrors.filter((e) => /status of 50[23]/.test(e));
+  expect(refusalLogs).toHaveLength(2);
+  consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !/status of 50[23]/.test(e)));
+
+  // Nothing lost or doubled on the way: what the page shows is what was stored.
+  const live = await answer(page).locator('.markdown').innerHTML();
+  await page.unrouteAll();
+  await page.reload();
+  expect(await answer(page).locator('.markdown').innerHTML()).toBe(live);
+});
+
 test('stop keeps the partial answer', async ({ page, context }) => {
   await signedIn(context);
   await page.goto('/');

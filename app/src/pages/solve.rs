@@ -686,9 +686,6 @@ fn UsageNote(usage: AnswerUsage) -> impl IntoView {
     }
 }
 
-/// In the browser: continues a streaming answer from where the page has it,
-/// through server-sent events (which reconnect by themselves after a network
-/// drop, resuming from the last event id).
 /// An answer as the page has it: its text and the HTML the server rendered.
 #[derive(Clone, Copy)]
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -697,6 +694,13 @@ struct Shown {
     html: RwSignal<String>,
 }
 
+/// In the browser: continues a streaming answer from where the page has it,
+/// through server-sent events. The browser reconnects by itself after a
+/// network drop, resuming from the last event id; but an HTTP error (503
+/// while the server is busy, 502 from a proxy while a replica restarts)
+/// closes the stream for good, which would leave the answer frozen on the
+/// page. So then [`live::connect`] opens it again, from the text the page
+/// has, after a growing pause.
 fn follow_live(
     id: i64,
     shown: Shown,
@@ -706,57 +710,151 @@ fn follow_live(
 ) {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        use wasm_bindgen::{JsCast, closure::Closure};
-
-        use crate::stream::{DELTA, DONE, Delta, Done, events_path};
-
-        let Shown { text, html } = shown;
-        let from = text.get_untracked().len();
-        let Ok(source) = web_sys::EventSource::new(&events_path(id, from)) else {
-            return;
-        };
-        let on_delta =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-                let Some(data) = event.data().as_string() else {
-                    return;
-                };
-                let Ok(delta) = serde_json::from_str::<Delta>(&data) else {
-                    return;
-                };
-                text.update(|t| {
-                    if delta.offset <= t.len() && t.is_char_boundary(delta.offset) {
-                        t.truncate(delta.offset);
-                        t.push_str(&delta.text);
-                    }
-                });
-                if let Some(patch) = delta.html {
-                    html.update(|h| {
-                        patch.apply(h);
-                    });
-                }
-            });
-        let closer = source.clone();
-        let on_done =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-                if let Some(done) = event
-                    .data()
-                    .as_string()
-                    .and_then(|d| serde_json::from_str::<Done>(&d).ok())
-                {
-                    error.set(done.error);
-                    usage.set(done.usage);
-                    status.set(done.status);
-                }
-                closer.close();
-            });
-        let _ = source.add_event_listener_with_callback(DELTA, on_delta.as_ref().unchecked_ref());
-        let _ = source.add_event_listener_with_callback(DONE, on_done.as_ref().unchecked_ref());
-        on_delta.forget();
-        on_done.forget();
+        let live = live::Live::new(id, shown, status, error, usage);
+        live.connect(0);
         // Leaving the page closes the stream (the answer goes on being written).
-        let source = send_wrapper::SendWrapper::new(source);
-        on_cleanup(move || source.close());
+        let live = send_wrapper::SendWrapper::new(live);
+        on_cleanup(move || live.leave());
     });
     #[cfg(not(feature = "hydrate"))]
     let _ = (id, shown, status, error, usage);
+}
+
+#[cfg(feature = "hydrate")]
+mod live {
+    use std::{cell::RefCell, rc::Rc, time::Duration};
+
+    use leptos::prelude::*;
+    use wasm_bindgen::{JsCast, closure::Closure};
+    use web_sys::{EventSource, MessageEvent};
+
+    use super::Shown;
+    use crate::{
+        api::{AnswerStatus, AnswerUsage},
+        stream::{DELTA, DONE, Delta, Done, events_path},
+    };
+
+    /// How many times in a row a closed stream is opened again before the
+    /// page stops trying (about a minute and a quarter of pauses).
+    const ATTEMPTS: u32 = 10;
+
+    /// One answer followed live: the stream open now, if any.
+    #[derive(Clone)]
+    pub struct Live {
+        id: i64,
+        shown: Shown,
+        status: RwSignal<AnswerStatus>,
+        error: RwSignal<Option<String>>,
+        usage: RwSignal<Option<AnswerUsage>>,
+        /// `None` once the page is left.
+        source: Rc<RefCell<Option<EventSource>>>,
+        left: Rc<std::cell::Cell<bool>>,
+    }
+
+    impl Live {
+        pub fn new(
+            id: i64,
+            shown: Shown,
+            status: RwSignal<AnswerStatus>,
+            error: RwSignal<Option<String>>,
+            usage: RwSignal<Option<AnswerUsage>>,
+        ) -> Self {
+            Live {
+                id,
+                shown,
+                status,
+                error,
+                usage,
+                source: Rc::default(),
+                left: Rc::default(),
+            }
+        }
+
+        pub fn leave(&self) {
+            self.left.set(true);
+            if let Some(source) = self.source.borrow_mut().take() {
+                source.close();
+            }
+        }
+
+        /// Opens the stream from the text the page has; `failures` is how
+        /// many opened before it in a row ended in an error.
+        pub fn connect(&self, failures: u32) {
+            let Some(from) = self.shown.text.try_with_untracked(String::len) else {
+                return;
+            };
+            if self.left.get() || self.status.try_get_untracked() != Some(AnswerStatus::Streaming) {
+                return;
+            }
+            let Ok(source) = EventSource::new(&events_path(self.id, from)) else {
+                return;
+            };
+            let Shown { text, html } = self.shown;
+            // Reset by the first event: only failures in a row count.
+            let failures = Rc::new(std::cell::Cell::new(failures));
+            let on_delta = {
+                let failures = failures.clone();
+                Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                    failures.set(0);
+                    let Some(data) = event.data().as_string() else {
+                        return;
+                    };
+                    let Ok(delta) = serde_json::from_str::<Delta>(&data) else {
+                        return;
+                    };
+                    text.update(|t| {
+                        if delta.offset <= t.len() && t.is_char_boundary(delta.offset) {
+                            t.truncate(delta.offset);
+                            t.push_str(&delta.text);
+                        }
+                    });
+                    if let Some(patch) = delta.html {
+                        html.update(|h| {
+                            patch.apply(h);
+                        });
+                    }
+                })
+            };
+            let on_done = {
+                let (closer, error, usage, status) = (source.clone(), self.error, self.usage, self.status);
+                Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                    if let Some(done) = event
+                        .data()
+                        .as_string()
+                        .and_then(|d| serde_json::from_str::<Done>(&d).ok())
+                    {
+                        error.set(done.error);
+                        usage.set(done.usage);
+                        status.set(done.status);
+                    }
+                    closer.close();
+                })
+            };
+            let on_error = {
+                let (live, closed) = (self.clone(), source.clone());
+                Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                    // Still connecting: the browser retries by itself.
+                    if closed.ready_state() != EventSource::CLOSED {
+                        return;
+                    }
+                    let failed = failures.get() + 1;
+                    if failed > ATTEMPTS {
+                        return;
+                    }
+                    let pause = Duration::from_millis((500u64 << failed.min(5)).min(10_000));
+                    let live = live.clone();
+                    set_timeout(move || live.connect(failed), pause);
+                })
+            };
+            let _ = source.add_event_listener_with_callback(DELTA, on_delta.as_ref().unchecked_ref());
+            let _ = source.add_event_listener_with_callback(DONE, on_done.as_ref().unchecked_ref());
+            let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
+            on_delta.forget();
+            on_done.forget();
+            on_error.forget();
+            if let Some(previous) = self.source.borrow_mut().replace(source) {
+                previous.close();
+            }
+        }
+    }
 }
