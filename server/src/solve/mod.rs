@@ -57,6 +57,15 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// The longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 20_000;
 
+/// The pauses before storing a model-made title again, when the database
+/// refused it (about 7.5 s in all).
+const TITLE_RETRIES: [Duration; 4] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
 /// What one photo is counted as when an answer's cost is reserved: about
 /// the tokens of a 1568-px photo, in the characters they stand for.
 const IMAGE_CHARS: usize = 2 * 1600;
@@ -871,14 +880,7 @@ impl Solver {
         let solver = Arc::clone(self);
         tokio::spawn(async move {
             let made = match solver.make_title(&question).await {
-                Ok(Some(title)) => solver
-                    .storage
-                    .set_generated_title(conversation, &provisional, &title)
-                    .await
-                    .unwrap_or_else(|err| {
-                        tracing::warn!(error = %err, "cannot store a conversation title");
-                        false
-                    }),
+                Ok(Some(title)) => solver.store_title(conversation, &provisional, &title).await,
                 Ok(None) => false,
                 Err(err) => {
                     tracing::info!(error = %err, conversation = conversation.0, "no title from the model; the first line stays");
@@ -888,6 +890,33 @@ impl Solver {
             metrics::counter!("weasel_titles_total", "source" => if made { "model" } else { "first_line" })
                 .increment(1);
         });
+    }
+
+    /// Stores a model-made title (unless the student renamed the
+    /// conversation meanwhile). A database that refuses for a moment (busy,
+    /// restarting) is asked again after each of [`TITLE_RETRIES`]: the title
+    /// was paid for. True when stored.
+    async fn store_title(&self, conversation: ConversationId, provisional: &str, title: &str) -> bool {
+        let mut pauses = TITLE_RETRIES.iter();
+        loop {
+            match self
+                .storage
+                .set_generated_title(conversation, provisional, title)
+                .await
+            {
+                Ok(stored) => return stored,
+                Err(err) => match pauses.next() {
+                    Some(pause) => {
+                        tracing::debug!(error = %err, conversation = conversation.0, "cannot store a title yet; trying again");
+                        tokio::time::sleep(*pause).await;
+                    }
+                    None => {
+                        tracing::warn!(error = %err, conversation = conversation.0, "cannot store a conversation title; the first line stays");
+                        return false;
+                    }
+                },
+            }
+        }
     }
 
     async fn make_title(&self, question: &str) -> Result<Option<String>, ModelError> {

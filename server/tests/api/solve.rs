@@ -269,6 +269,51 @@ async fn title_eventually(setup: &Setup, id: ConversationId, want: &str) -> Stri
     title
 }
 
+/// A database that refuses the title for a moment (busy, restarting) does
+/// not cost the conversation the title the model made, and paid for.
+#[tokio::test]
+async fn a_title_the_database_refused_for_a_moment_is_stored_once_it_is_back() {
+    for backend in BACKENDS {
+        let setup = setup(backend, 1, Duration::from_secs(10)).await;
+        setup
+            .execute(match backend {
+                Backend::Sqlite => {
+                    "CREATE TRIGGER refuse_titles BEFORE UPDATE OF title ON conversations
+                     BEGIN SELECT RAISE(ABORT, 'read-only'); END;"
+                }
+                Backend::Postgres => {
+                    "CREATE FUNCTION refuse_title() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'read-only'; END $$;
+                     CREATE TRIGGER refuse_titles BEFORE UPDATE OF title ON conversations
+                     FOR EACH ROW EXECUTE FUNCTION refuse_title();"
+                }
+            })
+            .await;
+        let asked = setup
+            .solver
+            .ask(setup.user, None, Subject::Korean, "광합성의 명반응과 암반응")
+            .await
+            .unwrap();
+        follow(&setup, asked.answer.id).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            title_of(&setup, asked.conversation).await,
+            "광합성의 명반응과 암반응",
+            "{backend:?}: refused so far"
+        );
+        setup
+            .execute(match backend {
+                Backend::Sqlite => "DROP TRIGGER refuse_titles",
+                Backend::Postgres => "DROP TRIGGER refuse_titles ON conversations",
+            })
+            .await;
+        assert_eq!(
+            title_eventually(&setup, asked.conversation, "광합성의 명반응과 암반응 정리").await,
+            "광합성의 명반응과 암반응 정리",
+            "{backend:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn titles_fall_back_to_the_first_line_and_never_undo_a_rename() {
     let setup = setup(Backend::Postgres, 1, Duration::from_secs(10)).await;
