@@ -699,7 +699,7 @@ struct Shown {
 /// network drop, resuming from the last event id; but an HTTP error (503
 /// while the server is busy, 502 from a proxy while a replica restarts)
 /// closes the stream for good, which would leave the answer frozen on the
-/// page. So then [`live::connect`] opens it again, from the text the page
+/// page. So then [`live::Live::connect`] opens it again, from the text the page
 /// has, after a growing pause.
 fn follow_live(
     id: i64,
