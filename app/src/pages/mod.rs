@@ -176,6 +176,16 @@ fn copy_to_clipboard(text: String) {
     let _ = text;
 }
 
+/// A form's submit handler that asks `question` first (the browser's
+/// confirm dialog) and cancels the submit unless the student agrees.
+fn confirm_first(question: &'static str) -> impl Fn(leptos::ev::SubmitEvent) + Copy {
+    move |event: leptos::ev::SubmitEvent| {
+        if !window().confirm_with_message(question).unwrap_or(false) {
+            event.prevent_default();
+        }
+    }
+}
+
 /// The 404 page; also sets the HTTP status when rendered on the server.
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -92,14 +92,10 @@ fn ProfileFor(user: UserView) -> impl IntoView {
                 Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{e.message(lang)}</p> }.into_any()),
                 None => None,
             }}
-            <ActionForm action=delete_all on:submit=move |event: leptos::ev::SubmitEvent| {
-                let sure = window()
-                    .confirm_with_message(lang.t("모든 대화를 지울까요? 되돌릴 수 없어요.", "Delete every conversation? This cannot be undone."))
-                    .unwrap_or(false);
-                if !sure {
-                    event.prevent_default();
-                }
-            }>
+            <ActionForm action=delete_all on:submit=super::confirm_first(lang.t(
+                "모든 대화를 지울까요? 되돌릴 수 없어요.",
+                "Delete every conversation? This cannot be undone.",
+            ))>
                 <button type="submit" class="secondary">{lang.t("대화 모두 지우기", "Delete all conversations")}</button>
             </ActionForm>
 

@@ -380,17 +380,10 @@ fn Question(message: MessageView) -> impl IntoView {
     let lang = use_lang();
     let edit = ServerAction::<EditQuestion>::new();
     follow_new_answer(edit.value());
-    let confirm = move |event: leptos::ev::SubmitEvent| {
-        let sure = window()
-            .confirm_with_message(lang.t(
-                "질문을 바꾸면 이 질문 뒤의 답변이 모두 새 답변으로 바뀌어요. 계속할까요?",
-                "Changing the question replaces every answer after it. Continue?",
-            ))
-            .unwrap_or(false);
-        if !sure {
-            event.prevent_default();
-        }
-    };
+    let confirm = super::confirm_first(lang.t(
+        "질문을 바꾸면 이 질문 뒤의 답변이 모두 새 답변으로 바뀌어요. 계속할까요?",
+        "Changing the question replaces every answer after it. Continue?",
+    ));
     let error = move || {
         edit.value().get().and_then(|r| r.err()).map(|e| {
             e.field(Field::Question)

@@ -28,17 +28,10 @@ pub fn TitleBar(id: i64, title: String, title_html: String, share: Option<String
                 .unwrap_or_else(|| e.message(lang))
         })
     };
-    let confirm_delete = move |event: leptos::ev::SubmitEvent| {
-        let sure = window()
-            .confirm_with_message(lang.t(
-                "이 대화를 지울까요? 되돌릴 수 없어요.",
-                "Delete this conversation? This cannot be undone.",
-            ))
-            .unwrap_or(false);
-        if !sure {
-            event.prevent_default();
-        }
-    };
+    let confirm_delete = super::confirm_first(lang.t(
+        "이 대화를 지울까요? 되돌릴 수 없어요.",
+        "Delete this conversation? This cannot be undone.",
+    ));
     let title = StoredValue::new(title);
     view! {
         <header class="title-bar">
