@@ -1,7 +1,8 @@
 //! What a browser sees of many concurrent answers: `scripts/bench-streams.sh`.
 //!
 //! `answer_bench --server target/release/weasel-server [--n 100,1000]
-//! [--rate 25,60] [--db sqlite,postgres] [--bytes 2000-9000] [--ramp 10]`
+//! [--rate 25,60] [--db sqlite,postgres] [--bytes 2000-9000] [--ramp 10]
+//! [--auth-cache SECONDS] [--students COUNT] [--no-floor]`
 //!
 //! For each combination it starts the real server binary as a process of its
 //! own, on a new database, pointed at a Bedrock emulator in this process
@@ -48,6 +49,7 @@ use std::{
 use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, ConverseStreamOutput, Message};
 use bedrock_emulator::Sent;
 use client::{free_port, percentile, read_answer};
+use futures_util::StreamExt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
@@ -63,6 +65,10 @@ struct Options {
     bytes: (usize, usize),
     ramp: Duration,
     floor: bool,
+    /// `WEASEL_AUTH_CACHE_SECS` for the server; its default when `None`.
+    auth_cache: Option<u64>,
+    /// How many students ask (answers are dealt round-robin).
+    students: Option<usize>,
 }
 
 fn list<T: std::str::FromStr>(value: &str, what: &str) -> Vec<T> {
@@ -81,6 +87,8 @@ fn options() -> Options {
         bytes: (2_000, 9_000),
         ramp: Duration::from_secs(10),
         floor: true,
+        auth_cache: None,
+        students: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut args = args.iter();
@@ -112,6 +120,8 @@ fn options() -> Options {
                 );
             }
             "--ramp" => options.ramp = Duration::from_secs_f64(value.parse().expect("--ramp SECONDS")),
+            "--auth-cache" => options.auth_cache = Some(value.parse().expect("--auth-cache SECONDS")),
+            "--students" => options.students = Some(value.parse().expect("--students COUNT")),
             other => panic!("unknown option {other}"),
         }
     }
@@ -201,9 +211,14 @@ fn clock_ticks() -> f64 {
 
 /// A counter's value in Prometheus text.
 fn counter(metrics: &str, name: &str) -> f64 {
+    counter_with(metrics, name, "")
+}
+
+/// A counter's value summed over the series whose labels contain `labels`.
+fn counter_with(metrics: &str, name: &str, labels: &str) -> f64 {
     metrics
         .lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']) && l.contains(labels))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -447,12 +462,16 @@ async fn start_server(
 ) -> Server {
     let (port, metrics_port) = (free_port(), free_port());
     let log = std::fs::File::create(dir.join("server.log")).expect("server log");
+    let mut command = Command::new(&options.server);
+    command.env_clear();
+    if let Some(secs) = options.auth_cache {
+        command.env("WEASEL_AUTH_CACHE_SECS", secs.to_string());
+    }
     #[expect(
         clippy::zombie_processes,
         reason = "the Server that owns it waits for it when dropped"
     )]
-    let child = Command::new(&options.server)
-        .env_clear()
+    let child = command
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", database_url)
         .env("WEASEL_ADDR", format!("127.0.0.1:{port}"))
@@ -464,6 +483,9 @@ async fn start_server(
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_REGION", "us-east-1")
         .env("RUST_LOG", "warn")
+        // Each student comes from an address of its own (sign-up is
+        // limited per address).
+        .env("WEASEL_TRUST_FORWARDED_FOR", "true")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
@@ -529,17 +551,39 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
     let pid = server.child.id();
     let ticks = clock_ticks();
 
-    // A few students share the load (a connection pool each, like browsers).
+    // Students share the load, each with a connection pool and an address
+    // of its own, like browsers: by default a few (up to 4), `--students`.
     let students: Vec<reqwest::Client> = {
-        let mut students = vec![];
-        for s in 0..n.div_ceil(250).min(4) {
-            let client = reqwest::Client::builder()
-                .cookie_store(true)
-                .pool_max_idle_per_host(n + 10)
-                .build()
-                .unwrap();
-            accounts::sign_up(&client, &server.base, &outbox, &format!("bench{s}@example.com")).await;
-            students.push(client);
+        let count = options
+            .students
+            .unwrap_or(n.div_ceil(250).min(4))
+            .clamp(1, n.max(1));
+        let started = Instant::now();
+        let students: Vec<reqwest::Client> = futures_util::stream::iter(0..count)
+            .map(|s| {
+                let (base, outbox) = (server.base.clone(), outbox.clone());
+                async move {
+                    let mut address = reqwest::header::HeaderMap::new();
+                    let hop = format!("10.{}.{}.{}", (s >> 16) & 255, (s >> 8) & 255, s & 255);
+                    address.insert("x-forwarded-for", hop.parse().unwrap());
+                    let client = reqwest::Client::builder()
+                        .cookie_store(true)
+                        .default_headers(address)
+                        .pool_max_idle_per_host(n / count + 10)
+                        .build()
+                        .unwrap();
+                    accounts::sign_up(&client, &base, &outbox, &format!("bench{s}@example.com")).await;
+                    client
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        if count > 4 {
+            println!(
+                "  {count} students signed up in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
         }
         students
     };
@@ -726,6 +770,16 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
         tcp("ListenOverflows"),
         tcp("ListenDrops"),
         tcp("TCPSynRetrans"),
+    );
+    let loads = |from: &str| {
+        let labels = format!("from=\"{from}\"");
+        counter_with(&metrics_after, "weasel_auth_loads_total", &labels)
+            - counter_with(&metrics_before, "weasel_auth_loads_total", &labels)
+    };
+    println!(
+        "    sessions and users of signed-in requests: {:.0} served from memory, {:.0} read from the database",
+        loads("memory"),
+        loads("database"),
     );
     if refused + other_end > 0
         && let Ok(log) = std::fs::read_to_string(dir.join("server.log"))

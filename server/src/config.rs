@@ -290,6 +290,9 @@ pub struct SessionSettings {
     pub idle: Duration,
     /// A session ends this long after sign-in, however active.
     pub absolute: Duration,
+    /// A session or user loaded this long ago is used again without asking
+    /// the database (`auth::cache`); zero asks every time.
+    pub cache: Duration,
 }
 
 /// The 64-byte key that encrypts session cookies. Never printed.
@@ -442,6 +445,18 @@ impl Settings {
                 lookup("WEASEL_SESSION_MAX_HOURS"),
                 "720",
             )?,
+            cache: {
+                let secs: u64 = parse(
+                    "WEASEL_AUTH_CACHE_SECS",
+                    lookup("WEASEL_AUTH_CACHE_SECS"),
+                    "5",
+                    "a whole number of seconds, at most 60",
+                )?;
+                if secs > 60 {
+                    return Err(problem("WEASEL_AUTH_CACHE_SECS", "must be at most 60".into()));
+                }
+                Duration::from_secs(secs)
+            },
         };
         let trust_forwarded_for = parse(
             "WEASEL_TRUST_FORWARDED_FOR",

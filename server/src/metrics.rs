@@ -113,6 +113,13 @@ pub fn record_answer(status: MessageStatus, outcome: &AnswerOutcome) {
     }
 }
 
+/// A signed-in request's session or user (`what`), served from memory or
+/// read from the database (`auth::cache`).
+pub fn record_auth_load(what: &'static str, from_memory: bool) {
+    let from = if from_memory { "memory" } else { "database" };
+    metrics::counter!("weasel_auth_loads_total", "what" => what, "from" => from).increment(1);
+}
+
 /// One flush of streaming text: one journal row holding `chunks` pieces, `bytes` long encoded.
 pub fn record_flush(chunks: usize, bytes: usize) {
     metrics::counter!("weasel_answer_flushes_total").increment(1);

@@ -37,6 +37,7 @@ use tracing::Level;
 use crate::{
     auth::{
         Backend, Passwords,
+        cache::{self, AuthCache},
         csrf::{SiteOrigin, reject_cross_site},
         device::Devices,
         oauth::{self, OAuth},
@@ -125,7 +126,11 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let storage = Storage::connect(&settings.database).await?;
-        let sessions = Sessions::new(&storage).await?;
+        let auth_cache = Arc::new(AuthCache::new(settings.session.cache, &storage));
+        if let Storage::Postgres(pool) = &storage {
+            tokio::spawn(cache::listen_forever(Arc::downgrade(&auth_cache), pool.clone()));
+        }
+        let sessions = Sessions::new(&storage, auth_cache.clone()).await?;
         let images = Images::new(storage.clone(), &settings.images).await;
         Images::spawn_sweeper(&images);
         tracing::info!(
@@ -189,6 +194,7 @@ impl Application {
             &settings,
             storage.clone(),
             sessions,
+            auth_cache,
             solver.clone(),
             mailer,
             local_addr,
@@ -289,6 +295,7 @@ fn router(
     settings: &Settings,
     storage: Storage,
     sessions: Sessions,
+    auth_cache: Arc<AuthCache>,
     solver: Arc<Solver>,
     mailer: Mailer,
     local_addr: SocketAddr,
@@ -322,6 +329,7 @@ fn router(
             trust_forwarded_for: settings.trust_forwarded_for,
             images: solver.images().clone(),
             solver: solver.clone(),
+            auth_cache: auth_cache.clone(),
             providers: Arc::new(
                 settings
                     .oauth
@@ -347,6 +355,7 @@ fn router(
         Backend {
             storage: storage.clone(),
             passwords,
+            cache: auth_cache,
         },
         sessions.layer(&settings.session, secure_cookies),
     )

@@ -2,6 +2,7 @@
 //! protection and OAuth sign-in. [`service::AccountService`] is what the UI's
 //! server functions call (through `app::ports::Accounts`).
 
+pub mod cache;
 pub mod csrf;
 pub mod device;
 pub mod oauth;
@@ -51,6 +52,8 @@ pub struct PasswordCredentials {
 pub struct Backend {
     pub storage: Storage,
     pub passwords: Passwords,
+    /// Users loaded a moment ago: every signed-in request asks for one.
+    pub cache: std::sync::Arc<cache::AuthCache>,
 }
 
 impl AuthnBackend for Backend {
@@ -67,7 +70,17 @@ impl AuthnBackend for Backend {
     }
 
     async fn get_user(&self, id: &UserId) -> Result<Option<User>, StorageError> {
-        self.storage.user_by_id(*id).await
+        if let Some(user) = self.cache.user(*id) {
+            crate::metrics::record_auth_load("user", true);
+            return Ok(Some(user));
+        }
+        crate::metrics::record_auth_load("user", false);
+        let epoch = self.cache.epoch();
+        let user = self.storage.user_by_id(*id).await?;
+        if let Some(user) = &user {
+            self.cache.keep_user(epoch, user);
+        }
+        Ok(user)
     }
 }
 

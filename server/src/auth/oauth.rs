@@ -24,7 +24,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AuthSession, establish};
+use super::{AuthSession, cache::AuthCache, establish};
 use crate::{
     config::{OAuthProvider, Provider},
     storage::{NewUser, Storage, StorageError, User},
@@ -177,7 +177,16 @@ pub async fn callback(
             return Failure::Failed.redirect();
         }
     };
-    match account_for(&oauth.storage, config.provider, &profile, auth.user.as_ref()).await {
+    let cache = auth.backend.cache.clone();
+    match account_for(
+        &oauth.storage,
+        &cache,
+        config.provider,
+        &profile,
+        auth.user.as_ref(),
+    )
+    .await
+    {
         Ok(Ok(user)) => match establish(&mut auth, &user).await {
             Ok(()) => Redirect::to(&pending.next).into_response(),
             Err(err) => {
@@ -333,6 +342,7 @@ pub fn parse_profile(provider: Provider, info: &Value, emails: Option<&Value>) -
 /// Applies the linking rules; `Ok(Err(_))` is a refusal to show the person.
 async fn account_for(
     storage: &Storage,
+    cache: &AuthCache,
     provider: Provider,
     profile: &Profile,
     signed_in: Option<&User>,
@@ -361,7 +371,9 @@ async fn account_for(
             existing
         } else {
             tracing::warn!(user = %existing.id, provider = id, "unverified account claimed through OAuth: password cleared, sessions ended");
-            storage.claim_unverified(existing.id).await?
+            let claimed = storage.claim_unverified(existing.id).await?;
+            cache.user_changed(claimed.id).await;
+            claimed
         };
         storage
             .link_identity(existing.id, id, &profile.subject, Some(email))

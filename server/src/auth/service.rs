@@ -43,6 +43,9 @@ pub struct AccountService {
     pub images: Arc<crate::images::Images>,
     /// The account's streaming answers are stopped first.
     pub solver: Arc<crate::solve::Solver>,
+    /// Users loaded a moment ago, here and on other replicas: what changes
+    /// a user drops them.
+    pub auth_cache: Arc<super::cache::AuthCache>,
 }
 
 /// Deletes, in the background, the photos a deletion just unlinked (the
@@ -280,6 +283,7 @@ impl Accounts for AccountService {
                     };
                     match verified {
                         Some(user) => {
+                            self.auth_cache.user_changed(user.id).await;
                             tracing::info!(user = %user.id, "email verified");
                             user
                         }
@@ -351,6 +355,7 @@ impl Accounts for AccountService {
         else {
             return Err(AppError::LinkExpired);
         };
+        self.auth_cache.user_changed(user.id).await;
         // The owner is back in control: what strangers tried no longer counts.
         self.throttle
             .clear(&throttle::account_key(&user.email))
@@ -388,6 +393,7 @@ impl Accounts for AccountService {
             .set_password(user.id, &hash)
             .await
             .map_err(internal)?;
+        self.auth_cache.user_changed(user.id).await;
         // The new stamp signs out every other session; this one stays.
         session.login(&updated).await.map_err(internal)?;
         self.tell_password_changed(&updated);
@@ -405,6 +411,7 @@ impl Accounts for AccountService {
             .await
             .map_err(internal)?;
         self.storage.delete_user(user.id).await.map_err(internal)?;
+        self.auth_cache.user_changed(user.id).await;
         sweep_now(&self.images);
         session.logout().await.map_err(internal)?;
         tracing::info!(user = %user.id, "account deleted");

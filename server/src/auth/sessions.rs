@@ -1,5 +1,8 @@
 //! Sessions in the application's own database (so any replica can serve any
-//! request), behind an encrypted cookie.
+//! request), behind an encrypted cookie; a session loaded a moment ago is
+//! served from [`AuthCache`].
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tower_sessions::{
@@ -11,6 +14,7 @@ use tower_sessions::{
 };
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
+use super::cache::AuthCache;
 use crate::{
     config::SessionSettings,
     storage::{Storage, StorageError},
@@ -18,30 +22,45 @@ use crate::{
 
 pub const COOKIE_NAME: &str = "weasel_session";
 
+/// The application's session store: the database, with a moment's cache.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Store,
+    cache: Arc<AuthCache>,
+}
+
 /// The sqlx session store matching the application's backend.
 #[derive(Clone, Debug)]
-pub enum Sessions {
+enum Store {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
 }
 
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Sessions {
     /// Creates the session table if needed.
-    pub async fn new(storage: &Storage) -> Result<Self, StorageError> {
-        let sessions = match storage {
-            Storage::Sqlite(pool) => Sessions::Sqlite(SqliteStore::new(pool.clone())),
-            Storage::Postgres(pool) => Sessions::Postgres(PostgresStore::new(pool.clone())),
+    pub async fn new(storage: &Storage, cache: Arc<AuthCache>) -> Result<Self, StorageError> {
+        let store = match storage {
+            Storage::Sqlite(pool) => Store::Sqlite(SqliteStore::new(pool.clone())),
+            Storage::Postgres(pool) => Store::Postgres(PostgresStore::new(pool.clone())),
         };
-        match &sessions {
-            Sessions::Sqlite(store) => store.migrate().await?,
-            Sessions::Postgres(store) => store.migrate().await?,
+        match &store {
+            Store::Sqlite(store) => store.migrate().await?,
+            Store::Postgres(store) => store.migrate().await?,
         }
-        Ok(sessions)
+        Ok(Sessions { store, cache })
     }
 
     /// Deletes expired sessions every `period`, forever.
     pub fn spawn_cleanup(&self, period: std::time::Duration) {
-        let store = self.clone();
+        let store = self.store.clone();
         tokio::spawn(async move {
             if let Err(err) = store.continuously_delete_expired(period).await {
                 tracing::warn!(error = %err, "expired-session cleanup stopped");
@@ -69,40 +88,91 @@ impl Sessions {
 #[async_trait]
 impl SessionStore for Sessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            Sessions::Sqlite(s) => s.create(record).await,
-            Sessions::Postgres(s) => s.create(record).await,
+        match &self.store {
+            Store::Sqlite(s) => s.create(record).await?,
+            Store::Postgres(s) => s.create(record).await?,
         }
+        // A new id: no replica has it yet.
+        self.cache.wrote_session(record);
+        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            Sessions::Sqlite(s) => s.save(record).await,
-            Sessions::Postgres(s) => s.save(record).await,
+        match &self.store {
+            Store::Sqlite(s) => s.save(record).await?,
+            Store::Postgres(s) => s.save(record).await?,
         }
+        self.cache.wrote_session(record);
+        self.cache.session_changed(&record.id).await;
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            Sessions::Sqlite(s) => s.load(id).await,
-            Sessions::Postgres(s) => s.load(id).await,
+        if let Some(record) = self.cache.session(id) {
+            crate::metrics::record_auth_load("session", true);
+            return Ok(Some(record));
         }
+        crate::metrics::record_auth_load("session", false);
+        let epoch = self.cache.epoch();
+        let record = match &self.store {
+            Store::Sqlite(s) => s.load(id).await?,
+            Store::Postgres(s) => s.load(id).await?,
+        };
+        if let Some(record) = &record {
+            self.cache.keep_session(epoch, record);
+        }
+        Ok(record)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match &self.store {
+            Store::Sqlite(s) => s.delete(id).await?,
+            Store::Postgres(s) => s.delete(id).await?,
+        }
+        self.cache
+            .forget(super::cache::Changed::Session(super::cache::digest(id)));
+        self.cache.session_changed(id).await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for Store {
+    async fn delete_expired(&self) -> session_store::Result<()> {
         match self {
-            Sessions::Sqlite(s) => s.delete(id).await,
-            Sessions::Postgres(s) => s.delete(id).await,
+            Store::Sqlite(s) => s.delete_expired().await,
+            Store::Postgres(s) => s.delete_expired().await,
         }
     }
 }
 
 #[async_trait]
-impl ExpiredDeletion for Sessions {
-    async fn delete_expired(&self) -> session_store::Result<()> {
+impl SessionStore for Store {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self {
-            Sessions::Sqlite(s) => s.delete_expired().await,
-            Sessions::Postgres(s) => s.delete_expired().await,
+            Store::Sqlite(s) => s.create(record).await,
+            Store::Postgres(s) => s.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.save(record).await,
+            Store::Postgres(s) => s.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Store::Sqlite(s) => s.load(id).await,
+            Store::Postgres(s) => s.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.delete(id).await,
+            Store::Postgres(s) => s.delete(id).await,
         }
     }
 }

@@ -292,6 +292,130 @@ async fn sessions_renew_on_sign_in_and_old_cookies_die() {
     app.stop().await;
 }
 
+/// What `/api/me` says for a request carrying only `cookie` (a replayed
+/// session cookie, whatever the browser's jar holds now).
+async fn me_with_cookie(app: &TestApp, cookie: &str) -> Value {
+    let response = app
+        .client
+        .post(app.url("/api/me"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// Waits up to two seconds for `/api/me` on `app` to say signed out.
+async fn signed_out_within_2s(app: &TestApp, cookie: &str) -> bool {
+    for _ in 0..40 {
+        if me_with_cookie(app, cookie).await == Value::Null {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Each replica keeps a session and its user it loaded a moment ago
+/// (`auth::cache`). A sign-out or a password change on one replica holds
+/// on the others as soon as PostgreSQL tells them: with a minute's cache,
+/// only the notification can end the session there within two seconds.
+#[tokio::test]
+async fn a_sign_out_or_password_change_on_one_replica_holds_on_the_others_at_once() {
+    let a = TestApp::spawn_with(Backend::Postgres, |s| s.session.cache = Duration::from_secs(60)).await;
+    let b = a.replica().await;
+    let phone = a.browser();
+    let phone_cookie = session_cookie(&sign_up(&a, &phone, "replica@example.com").await);
+    let phone_cookie = phone_cookie.split(';').next().unwrap().to_string();
+    let laptop = a.browser();
+    let laptop_cookie = session_cookie(&sign_in(&a, &laptop, "replica@example.com", PASSWORD).await);
+    let laptop_cookie = laptop_cookie.split(';').next().unwrap().to_string();
+    // Both sessions and their user are now in b's memory.
+    for cookie in [&phone_cookie, &laptop_cookie] {
+        assert_eq!(me_with_cookie(&b, cookie).await["email"], "replica@example.com");
+    }
+
+    assert_eq!(a.call(&phone, "sign_out", &[]).await.status(), StatusCode::OK);
+    assert!(
+        signed_out_within_2s(&b, &phone_cookie).await,
+        "the session signed out on a still works on b"
+    );
+    assert_eq!(
+        me_with_cookie(&b, &laptop_cookie).await["email"],
+        "replica@example.com",
+        "another session of the same student is untouched"
+    );
+
+    // A password change on a ends every other session, on b too.
+    sign_in(&a, &phone, "replica@example.com", PASSWORD).await;
+    let new_password = "a brand new passphrase";
+    let change = [
+        ("current", PASSWORD),
+        ("password", new_password),
+        ("confirm", new_password),
+    ];
+    assert_eq!(
+        a.call(&phone, "change_password", &change).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        signed_out_within_2s(&b, &laptop_cookie).await,
+        "a session the password change ended still works on b"
+    );
+    assert_eq!(
+        me(&b, &phone).await["email"],
+        "replica@example.com",
+        "the session that changed it stays, on every replica"
+    );
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A signed-in request reads its session and user from the database at
+/// most once per `WEASEL_AUTH_CACHE_SECS`: a session row removed behind
+/// the server's back (nobody told it) still works within that time, and
+/// never after it.
+#[tokio::test]
+async fn a_session_is_kept_in_memory_for_at_most_the_cache_time() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn_with(backend, |s| s.session.cache = Duration::from_secs(3)).await;
+        let client = app.browser();
+        sign_up(&app, &client, "memory@example.com").await;
+        assert_eq!(me(&app, &client).await["email"], "memory@example.com");
+        app.execute(match backend {
+            Backend::Sqlite => "DELETE FROM tower_sessions",
+            Backend::Postgres => "DELETE FROM tower_sessions.session",
+        })
+        .await;
+        assert_eq!(
+            me(&app, &client).await["email"],
+            "memory@example.com",
+            "{backend:?}: the session was read again at once"
+        );
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+        assert_eq!(
+            me(&app, &client).await,
+            Value::Null,
+            "{backend:?}: the session outlived the cache time"
+        );
+        app.stop().await;
+
+        // With the cache off, every request reads the database.
+        let app = TestApp::spawn_with(backend, |s| s.session.cache = Duration::ZERO).await;
+        let client = app.browser();
+        sign_up(&app, &client, "nomemory@example.com").await;
+        assert_eq!(me(&app, &client).await["email"], "nomemory@example.com");
+        app.execute(match backend {
+            Backend::Sqlite => "DELETE FROM tower_sessions",
+            Backend::Postgres => "DELETE FROM tower_sessions.session",
+        })
+        .await;
+        assert_eq!(me(&app, &client).await, Value::Null, "{backend:?}");
+        app.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn sessions_expire_when_idle_and_after_their_maximum_age() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.session.idle = Duration::from_secs(1)).await;

@@ -138,6 +138,8 @@ pub struct TestApp {
     pub database: Option<TestDatabase>,
     /// Every mail the app sent (through SMTP, to a sink of its own).
     pub outbox: mail_sink::Outbox,
+    /// What it was started with.
+    pub settings: Settings,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -157,6 +159,20 @@ impl TestApp {
             .expect("mail sink");
         settings.mail.smtp_url = Some(Secret::new(format!("smtp://{smtp}")));
         adjust(&mut settings);
+        Self::start(settings, Some(database), outbox).await
+    }
+
+    /// Another replica of this app: the same database, session key and
+    /// mail sink, a port and instance name of its own. Its database is
+    /// dropped with this app, not with it.
+    pub async fn replica(&self) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.replica.instance_id =
+            format!("{}-replica-{:08x}", settings.replica.instance_id, rand_suffix());
+        Self::start(settings, None, self.outbox.clone()).await
+    }
+
+    async fn start(settings: Settings, database: Option<TestDatabase>, outbox: mail_sink::Outbox) -> TestApp {
         let app = Application::build(&settings).await.expect("application starts");
         let addr = app.local_addr();
         let metrics_addr = app.metrics_addr();
@@ -172,8 +188,9 @@ impl TestApp {
             addr,
             metrics_addr,
             client,
-            database: Some(database),
+            database,
             outbox,
+            settings,
             stop: Some(stop),
             server: Some(server),
         }
@@ -282,6 +299,10 @@ impl TestApp {
         }
         self.database.take();
     }
+}
+
+fn rand_suffix() -> u32 {
+    uuid::Uuid::new_v4().as_u128() as u32
 }
 
 /// The password the helpers sign up with.

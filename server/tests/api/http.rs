@@ -525,7 +525,12 @@ async fn the_bundle_is_served_precompressed_under_hashed_names() {
 /// page, or a server function's JSON error), never a blank 500.
 #[tokio::test]
 async fn a_failing_session_store_is_explained_not_a_blank_page() {
-    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    // Without the moment's cache of sessions, every request reads the store
+    // (with it, the failure shows once the copy is a few seconds old).
+    let app = TestApp::spawn_with(common::Backend::Sqlite, |s| {
+        s.session.cache = std::time::Duration::ZERO
+    })
+    .await;
     let student = app.signed_up("store@example.com").await;
     app.execute("ALTER TABLE tower_sessions RENAME TO tower_sessions_gone")
         .await;
