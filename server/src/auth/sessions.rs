@@ -14,7 +14,7 @@ use tower_sessions::{
 };
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-use super::cache::AuthCache;
+use super::cache::{AuthCache, Changed, digest};
 use crate::{
     config::SessionSettings,
     storage::{Storage, StorageError},
@@ -88,20 +88,14 @@ impl Sessions {
 #[async_trait]
 impl SessionStore for Sessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match &self.store {
-            Store::Sqlite(s) => s.create(record).await?,
-            Store::Postgres(s) => s.create(record).await?,
-        }
+        self.store.create(record).await?;
         // A new id: no replica has it yet.
         self.cache.wrote_session(record);
         Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match &self.store {
-            Store::Sqlite(s) => s.save(record).await?,
-            Store::Postgres(s) => s.save(record).await?,
-        }
+        self.store.save(record).await?;
         self.cache.wrote_session(record);
         self.cache.session_changed(&record.id).await;
         Ok(())
@@ -114,10 +108,7 @@ impl SessionStore for Sessions {
         }
         crate::metrics::record_auth_load("session", false);
         let epoch = self.cache.epoch();
-        let record = match &self.store {
-            Store::Sqlite(s) => s.load(id).await?,
-            Store::Postgres(s) => s.load(id).await?,
-        };
+        let record = self.store.load(id).await?;
         if let Some(record) = &record {
             self.cache.keep_session(epoch, record);
         }
@@ -125,12 +116,8 @@ impl SessionStore for Sessions {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match &self.store {
-            Store::Sqlite(s) => s.delete(id).await?,
-            Store::Postgres(s) => s.delete(id).await?,
-        }
-        self.cache
-            .forget(super::cache::Changed::Session(super::cache::digest(id)));
+        self.store.delete(id).await?;
+        self.cache.forget(Changed::Session(digest(id)));
         self.cache.session_changed(id).await;
         Ok(())
     }
