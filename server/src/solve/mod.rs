@@ -665,26 +665,32 @@ impl Solver {
         } else {
             title_from(question)
         };
+        // The write, made again for a second try.
         let write = {
             let (storage, conversation) = (self.storage.clone(), existing.as_ref().map(|c| c.id));
             let (title, text, images) = (provisional.clone(), question.to_string(), images.to_vec());
             let (model_id, limits) = (self.model.model_id().to_string(), self.spending.limits);
             let (owner, lease) = (self.replica.instance_id.clone(), self.replica.lease);
-            async move {
-                let new = NewQuestion {
-                    user,
-                    conversation,
-                    subject,
-                    title: &title,
-                    question: &text,
-                    images: &images,
-                    transcribed: transcribed && !images.is_empty(),
-                    model_id: &model_id,
-                    reservation,
-                    limits: &limits,
-                    lease: (&owner, lease),
-                };
-                storage.begin_question(&new).await
+            move || {
+                let (storage, title, text, images) =
+                    (storage.clone(), title.clone(), text.clone(), images.clone());
+                let (model_id, owner, reservation) = (model_id.clone(), owner.clone(), reservation.clone());
+                async move {
+                    let new = NewQuestion {
+                        user,
+                        conversation,
+                        subject,
+                        title: &title,
+                        question: &text,
+                        images: &images,
+                        transcribed: transcribed && !images.is_empty(),
+                        model_id: &model_id,
+                        reservation,
+                        limits: &limits,
+                        lease: (&owner, lease),
+                    };
+                    storage.begin_question(&new).await
+                }
             }
         };
         // Stored and started in a task of its own: a request dropped while
@@ -697,7 +703,16 @@ impl Solver {
         // model is called). Photos are read with the history, so not then.
         let known_history = existing.is_none() && images.is_empty();
         let started = tokio::spawn(async move {
-            let begun = solver.storage.on_writes_thread(write).await;
+            let mut begun = solver.storage.on_writes_thread(write()).await;
+            // A question the database was too busy to take waits once more
+            // before it is refused: the student has already waited, and
+            // what it waits for is the one write an answer needs before the
+            // model is called (its session and user usually come from
+            // memory, `auth::cache`). Nothing was written by the first try.
+            if matches!(&begun, Err(err) if err.is_overloaded()) {
+                metrics::counter!("weasel_questions_waited_again_total").increment(1);
+                begun = solver.storage.on_writes_thread(write()).await;
+            }
             if let Ok(Ok(begun)) = &begun {
                 if titled {
                     solver.spawn_title(begun.conversation.id, provisional, question_text);

@@ -314,6 +314,33 @@ async fn a_title_the_database_refused_for_a_moment_is_stored_once_it_is_back() {
     }
 }
 
+/// A question the database is too busy to take (another writer holds
+/// SQLite's lock past the 5 s a write waits for it) is tried once more
+/// before the student is told to send it again: stored once, answered.
+#[tokio::test]
+async fn a_question_the_database_was_too_busy_for_is_tried_once_more() {
+    use sqlx::{Connection, Executor};
+    let setup = setup(Backend::Sqlite, 1, Duration::from_secs(10)).await;
+    let mut other = sqlx::SqliteConnection::connect(&setup._db.url).await.unwrap();
+    other.execute("BEGIN IMMEDIATE").await.unwrap();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        other.execute("COMMIT").await.unwrap();
+        other
+    });
+    let started = std::time::Instant::now();
+    let asked = setup
+        .solver
+        .ask(setup.user, None, Subject::Korean, "바쁜 날의 질문")
+        .await
+        .expect("taken on the second try");
+    assert!(started.elapsed() >= Duration::from_secs(6), "the lock was held");
+    release.await.unwrap();
+    follow(&setup, asked.answer.id).await;
+    let conversations = setup.storage.conversations(setup.user, 10).await.unwrap();
+    assert_eq!(conversations.len(), 1, "stored once");
+}
+
 #[tokio::test]
 async fn titles_fall_back_to_the_first_line_and_never_undo_a_rename() {
     let setup = setup(Backend::Postgres, 1, Duration::from_secs(10)).await;
