@@ -5,11 +5,18 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+/// A port free now, below the kernel's range for outgoing connections
+/// (32768 and up on Linux): a port the kernel picks for `:0` comes from that
+/// range, and the servers' own connections (to the database, the emulator)
+/// could take it before the server that was meant to listen on it starts.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    for _ in 0..1000 {
+        let port = 20_000 + rand::random::<u16>() % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 /// What one reader of an answer saw.
