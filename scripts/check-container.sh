@@ -28,17 +28,6 @@ mkdir -p "$root/app" "$root/data"
 cp "$binary" "$root/app/weasel-server"
 cp -R "$site" "$root/app/site"
 
-# A port free now, below Linux's range for outgoing connections (32768 and
-# up), so that no process's own connection can take it before its server listens.
-free_port() { python3 -c 'import random, socket
-for _ in range(1000):
-    port, s = random.randrange(20000, 32000), socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break'; }
 port="$(free_port)"
 metrics_port="$(free_port)"
 

@@ -44,17 +44,6 @@ sed -i 's#^COPY --from=builder /out/rootfs/ /$#COPY rootfs/ /#' "$work/Container
 size="$("${podman[@]}" image inspect --format '{{.Size}}' "$tag")"
 note "image $tag: $((size / 1024 / 1024)) MiB ($size bytes) from $(basename "$(dirname "$binary")") build; goal < 30 MiB"
 
-# A port free now, below Linux's range for outgoing connections (32768 and
-# up), so that no process's own connection can take it before its server listens.
-free_port() { python3 -c 'import random, socket
-for _ in range(1000):
-    port, s = random.randrange(20000, 32000), socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break'; }
 port="$(free_port)" smtp_port="$(free_port)" mail_port="$(free_port)"
 # The container reaches the host's mail sink through host.containers.internal.
 "$mail_sink" "0.0.0.0:$smtp_port" "127.0.0.1:$mail_port" >"$work/mail.log" 2>&1 &

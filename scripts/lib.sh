@@ -17,6 +17,18 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
 die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# A port free now, below Linux's range for outgoing connections (32768 and
+# up), so that no process's own connection can take it before its server listens.
+free_port() { python3 -c 'import random, socket
+for _ in range(1000):
+    port, s = random.randrange(20000, 32000), socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break'; }
+
 # Where rustup's own wasm32 standard library cannot be downloaded, setup.sh
 # builds one for Debian's Rust (see docs/toolchain.md) and registers it with
 # rustup as `weasel-system`; every script then uses that toolchain for both

@@ -48,17 +48,6 @@ step "end to end: Playwright in Chromium"
 cargo build --locked -p weasel-server -p oauth-mock -p mail-sink
 cargo build --locked -p weasel-server --example replicas
 (cd end2end && npx --no-install tsc -p .)
-# A port free now, below Linux's range for outgoing connections (32768 and
-# up), so that no process's own connection can take it before its server listens.
-free_port() { python3 -c 'import random, socket
-for _ in range(1000):
-    port, s = random.randrange(20000, 32000), socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break'; }
 (
   cd end2end
   WEASEL_E2E_PORT="$(free_port)" WEASEL_E2E_OAUTH_PORT="$(free_port)" \

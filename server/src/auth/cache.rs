@@ -16,6 +16,7 @@
 //! A load that raced with a drop is not kept ([`AuthCache::epoch`]).
 
 use std::{
+    hash::Hash,
     num::NonZeroUsize,
     sync::{
         Mutex, Weak,
@@ -39,13 +40,49 @@ const CAPACITY: usize = 20_000;
 pub struct AuthCache {
     ttl: Duration,
     /// By the digest of their id ([`digest`]), as other replicas name them.
-    sessions: Mutex<LruCache<u64, (Instant, Record)>>,
-    users: Mutex<LruCache<UserId, (Instant, User)>>,
+    sessions: Kept<u64, Record>,
+    users: Kept<UserId, User>,
     /// Counts the drops: a load that saw another value before its query
     /// may hold what a drop meant to remove.
     epoch: AtomicU64,
     /// Where other replicas are told (PostgreSQL only).
     notify: Option<sqlx::PgPool>,
+}
+
+/// Entries of one kind and when each was loaded; the least recently used
+/// go first when full.
+struct Kept<K, V>(Mutex<LruCache<K, (Instant, V)>>);
+
+impl<K: Hash + Eq, V: Clone> Kept<K, V> {
+    /// The value under `key` if loaded less than `ttl` ago and `valid`; a
+    /// stale or invalid one is dropped.
+    fn get(&self, key: &K, ttl: Duration, valid: impl Fn(&V) -> bool) -> Option<V> {
+        let mut entries = self.0.lock().unwrap();
+        let found = entries
+            .get(key)
+            .map(|(at, value)| (at.elapsed() < ttl && valid(value)).then(|| value.clone()));
+        if let Some(None) = found {
+            entries.pop(key);
+        }
+        found.flatten()
+    }
+
+    /// Keeps `value`; with `loaded`, only if the epoch is still the one the
+    /// load read (checked under this lock, which [`Self::remove`] holds too).
+    fn put(&self, key: K, value: &V, loaded: Option<(&AtomicU64, u64)>) {
+        let mut entries = self.0.lock().unwrap();
+        if loaded.is_none_or(|(epoch, read)| epoch.load(Ordering::Acquire) == read) {
+            entries.put(key, (Instant::now(), value.clone()));
+        }
+    }
+
+    /// Drops `key` and moves the epoch on, under the lock: a load that read
+    /// the epoch before cannot keep its value after this.
+    fn remove(&self, key: &K, epoch: &AtomicU64) {
+        let mut entries = self.0.lock().unwrap();
+        epoch.fetch_add(1, Ordering::AcqRel);
+        entries.pop(key);
+    }
 }
 
 /// What a replica tells the others, as one word: `u<user id>` or
@@ -97,8 +134,8 @@ impl AuthCache {
         let capacity = NonZeroUsize::new(CAPACITY).expect("non-zero");
         AuthCache {
             ttl,
-            sessions: Mutex::new(LruCache::new(capacity)),
-            users: Mutex::new(LruCache::new(capacity)),
+            sessions: Kept(Mutex::new(LruCache::new(capacity))),
+            users: Kept(Mutex::new(LruCache::new(capacity))),
             epoch: AtomicU64::new(0),
             notify,
         }
@@ -116,86 +153,51 @@ impl AuthCache {
 
     /// The session, if loaded within the time limit and not expired.
     pub fn session(&self, id: &Id) -> Option<Record> {
-        let key = digest(id);
-        let mut sessions = self.sessions.lock().unwrap();
-        let fresh = matches!(sessions.get(&key), Some((at, record))
-            if record.id == *id
-                && at.elapsed() < self.ttl
-                && record.expiry_date > time::OffsetDateTime::now_utc());
-        if fresh {
-            sessions.get(&key).map(|(_, record)| record.clone())
-        } else {
-            sessions.pop(&key);
-            None
-        }
+        let now = time::OffsetDateTime::now_utc();
+        self.sessions.get(&digest(id), self.ttl, |record| {
+            record.id == *id && record.expiry_date > now
+        })
     }
 
     /// Keeps a session loaded from the database after [`Self::epoch`] read `epoch`.
     pub fn keep_session(&self, epoch: u64, record: &Record) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut sessions = self.sessions.lock().unwrap();
-        if self.epoch() == epoch {
-            sessions.put(digest(&record.id), (Instant::now(), record.clone()));
+        if !self.ttl.is_zero() {
+            self.sessions
+                .put(digest(&record.id), record, Some((&self.epoch, epoch)));
         }
     }
 
     /// Keeps a session this process just wrote.
     pub fn wrote_session(&self, record: &Record) {
         if !self.ttl.is_zero() {
-            self.sessions
-                .lock()
-                .unwrap()
-                .put(digest(&record.id), (Instant::now(), record.clone()));
+            self.sessions.put(digest(&record.id), record, None);
         }
     }
 
     /// The user, if loaded within the time limit.
     pub fn user(&self, id: UserId) -> Option<User> {
-        let mut users = self.users.lock().unwrap();
-        let fresh = matches!(users.get(&id), Some((at, _)) if at.elapsed() < self.ttl);
-        if fresh {
-            users.get(&id).map(|(_, user)| user.clone())
-        } else {
-            users.pop(&id);
-            None
-        }
+        self.users.get(&id, self.ttl, |_| true)
     }
 
     /// Keeps a user loaded from the database after [`Self::epoch`] read `epoch`.
     pub fn keep_user(&self, epoch: u64, user: &User) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut users = self.users.lock().unwrap();
-        if self.epoch() == epoch {
-            users.put(user.id, (Instant::now(), user.clone()));
+        if !self.ttl.is_zero() {
+            self.users.put(user.id, user, Some((&self.epoch, epoch)));
         }
     }
 
     /// Drops what `changed` names, here only.
     pub fn forget(&self, changed: Changed) {
-        // Under the lock, so a load that read the epoch before cannot keep
-        // its value after this drop.
         match changed {
-            Changed::User(id) => {
-                let mut users = self.users.lock().unwrap();
-                self.epoch.fetch_add(1, Ordering::AcqRel);
-                users.pop(&id);
-            }
-            Changed::Session(digest) => {
-                let mut sessions = self.sessions.lock().unwrap();
-                self.epoch.fetch_add(1, Ordering::AcqRel);
-                sessions.pop(&digest);
-            }
+            Changed::User(id) => self.users.remove(&id, &self.epoch),
+            Changed::Session(digest) => self.sessions.remove(&digest, &self.epoch),
         }
     }
 
     /// Drops everything (after notifications may have been missed).
     pub fn forget_all(&self) {
-        let mut sessions = self.sessions.lock().unwrap();
-        let mut users = self.users.lock().unwrap();
+        let mut sessions = self.sessions.0.lock().unwrap();
+        let mut users = self.users.0.lock().unwrap();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         sessions.clear();
         users.clear();

@@ -50,6 +50,15 @@ fn session_cookie(response: &reqwest::Response) -> String {
         .to_string()
 }
 
+/// Changes the password from [`PASSWORD`] to `new` on `client`'s session.
+async fn change_password(app: &TestApp, client: &Client, new: &str) {
+    let change = [("current", PASSWORD), ("password", new), ("confirm", new)];
+    assert_eq!(
+        app.call(client, "change_password", &change).await.status(),
+        StatusCode::OK
+    );
+}
+
 async fn me(app: &TestApp, client: &Client) -> Value {
     let response = app.call(client, "me", &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -263,15 +272,7 @@ async fn sessions_renew_on_sign_in_and_old_cookies_die() {
     sign_in(&app, &elsewhere, "fix@example.com", PASSWORD).await;
     assert_ne!(me(&app, &elsewhere).await, Value::Null);
     let new_password = "a brand new passphrase";
-    let change = [
-        ("current", PASSWORD),
-        ("password", new_password),
-        ("confirm", new_password),
-    ];
-    assert_eq!(
-        app.call(&client, "change_password", &change).await.status(),
-        StatusCode::OK
-    );
+    change_password(&app, &client, new_password).await;
     assert_ne!(
         me(&app, &client).await,
         Value::Null,
@@ -349,16 +350,7 @@ async fn a_sign_out_or_password_change_on_one_replica_holds_on_the_others_at_onc
 
     // A password change on a ends every other session, on b too.
     sign_in(&a, &phone, "replica@example.com", PASSWORD).await;
-    let new_password = "a brand new passphrase";
-    let change = [
-        ("current", PASSWORD),
-        ("password", new_password),
-        ("confirm", new_password),
-    ];
-    assert_eq!(
-        a.call(&phone, "change_password", &change).await.status(),
-        StatusCode::OK
-    );
+    change_password(&a, &phone, "a brand new passphrase").await;
     assert!(
         signed_out_within_2s(&b, &laptop_cookie).await,
         "a session the password change ended still works on b"
