@@ -7,7 +7,8 @@
 # generator's own floor.
 #
 #   scripts/bench-streams.sh            # the goals: 1,000 answers of 6 KB at 25 tokens/s on
-#                                       # SQLite and PostgreSQL, then 2,000 (nothing lost)
+#                                       # SQLite and PostgreSQL, then 2,000 (nothing lost),
+#                                       # one student (account) per answer
 #   scripts/bench-streams.sh --matrix   # N = 100, 500, 1,000, 2,000 × 25 and 60 tokens/s
 #                                       # × both databases, answers of 2–9 KB
 #   scripts/bench-streams.sh --n 200 --db sqlite --rate 60   # any answer_bench options
@@ -22,8 +23,11 @@ bench="$TARGET_DIR/release/examples/answer_bench"
 server=(--server "$TARGET_DIR/release/weasel-server")
 case "${1:-}" in
   "")
-    "$bench" "${server[@]}" --n 1000 --bytes 6000 --rate 25 --db sqlite,postgres
-    "$bench" "${server[@]}" --n 2000 --bytes 2000-9000 --rate 25 --db sqlite,postgres --no-floor
+    # One student per answer: a question's session and user are then read
+    # from the database as a real student's would be (auth::cache keeps
+    # them only a few seconds), not served from memory to a shared account.
+    "$bench" "${server[@]}" --n 1000 --bytes 6000 --rate 25 --db sqlite,postgres --students 1000
+    "$bench" "${server[@]}" --n 2000 --bytes 2000-9000 --rate 25 --db sqlite,postgres --no-floor --students 2000
     ;;
   --matrix)
     exec "$bench" "${server[@]}" --n 100,500,1000,2000 --rate 25,60 --db sqlite,postgres --bytes 2000-9000
