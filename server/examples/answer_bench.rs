@@ -47,6 +47,7 @@ use std::{
 };
 
 use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, ConverseStreamOutput, Message};
+use base64::Engine;
 use bedrock_emulator::Sent;
 use client::{free_port, percentile, read_answer};
 use futures_util::StreamExt;
@@ -483,6 +484,11 @@ async fn start_server(
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_REGION", "us-east-1")
         .env("RUST_LOG", "warn")
+        // Fixed, so that sessions outlive a restart of the server.
+        .env(
+            "WEASEL_SESSION_KEY",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 64]),
+        )
         // Each student comes from an address of its own (sign-up is
         // limited per address).
         .env("WEASEL_TRUST_FORWARDED_FOR", "true")
@@ -547,9 +553,7 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
     let smtp = mail_sink::spawn_smtp("127.0.0.1:0".parse().unwrap(), outbox.clone())
         .await
         .expect("mail sink");
-    let server = start_server(options, &database_url, &emulator, smtp, &dir).await;
-    let pid = server.child.id();
-    let ticks = clock_ticks();
+    let mut server = start_server(options, &database_url, &emulator, smtp, &dir).await;
 
     // Students share the load, each with a connection pool and an address
     // of its own, like browsers: by default a few (up to 4), `--students`.
@@ -581,12 +585,21 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
             .await;
         if count > 4 {
             println!(
-                "  {count} students signed up in {:.1} s",
+                "  {count} students signed up in {:.1} s; the server restarted",
                 started.elapsed().as_secs_f64()
             );
+            // Each sign-up hashed a password (argon2, 19 MiB each): the
+            // freed memory stays in the process and would hide what the
+            // streams take. A fresh process on the same database serves the
+            // run (sessions are in the database; cookies are per host, not port).
+            drop(server);
+            let _ = std::fs::rename(dir.join("server.log"), dir.join("sign-up.log"));
+            server = start_server(options, &database_url, &emulator, smtp, &dir).await;
         }
         students
     };
+    let pid = server.child.id();
+    let ticks = clock_ticks();
     let fetch_metrics = || async { reqwest::get(&server.metrics).await.ok()?.text().await.ok() };
     let metrics_before = fetch_metrics().await.unwrap_or_default();
     let wal_before = wal_bytes(&database_url).await;
