@@ -5,7 +5,7 @@
 //! few seconds (the question, then its event stream, which the browser
 //! opens again after each reconnect), and under load those two reads were
 //! where requests queued first for a database connection. Each is kept
-//! here for at most [`AuthCache::ttl`] (`WEASEL_AUTH_CACHE_SECS`).
+//! here for at most `WEASEL_AUTH_CACHE_SECS` (5 s by default).
 //!
 //! What changes a session or a user is never served stale by this process:
 //! its own writes update or drop the entry. Other replicas are told on
@@ -139,10 +139,6 @@ impl AuthCache {
             epoch: AtomicU64::new(0),
             notify,
         }
-    }
-
-    pub fn ttl(&self) -> Duration {
-        self.ttl
     }
 
     /// Read before a load; [`Self::keep_session`] and [`Self::keep_user`]
