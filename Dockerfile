@@ -18,10 +18,12 @@ WORKDIR /src
 RUN apt-get update \
     && apt-get install -y --no-install-recommends nodejs npm \
     && rm -rf /var/lib/apt/lists/*
-# wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.
+# wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly;
+# wasm-split-cli cuts the wasm where Leptos' lazy routes are (build-site.sh).
 RUN rustup target add wasm32-unknown-unknown \
     && cargo install --locked cargo-chef --version 0.1.78 \
-    && cargo install wasm-bindgen-cli --version 0.2.130
+    && cargo install wasm-bindgen-cli --version 0.2.130 \
+    && cargo install --locked wasm_split_cli_support --version 0.2.4 --features build-binary
 
 # The dependency graph alone, so the next stage's expensive layer is reused
 # until Cargo.toml or Cargo.lock change.

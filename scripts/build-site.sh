@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser side into $CARGO_TARGET_DIR/site, the way cargo-leptos
-# does: the `hydrate` wasm (size-optimised profile), wasm-bindgen's JS glue,
-# wasm-opt, the stylesheet and the public assets.
+# does with `--split`: the `hydrate` wasm (size-optimised profile), cut into
+# the main file and the pieces lazy pages load (wasm-split), wasm-bindgen's
+# JS glue, wasm-opt, the stylesheet and the public assets.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 select_toolchain
@@ -17,28 +18,59 @@ step "site -> $SITE_ROOT"
 staging="$(mktemp -d "$TARGET_DIR/site-staging.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 chmod 755 "$staging"
-mkdir -p "$staging/pkg"
-wasm-bindgen --target web --no-typescript --out-dir "$staging/pkg" --out-name "$name" "$wasm_in"
-"$ROOT/tools/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  "$staging/pkg/${name}_bg.wasm" -o "$staging/pkg/${name}_bg.wasm"
-cp "$ROOT/style/main.css" "$staging/pkg/$name.css"
-# Hashed names: a deploy never mixes old and new files, and browsers may
-# keep them forever (`immutable`). The server reads the name from
-# `output-name`; the JS glue's own default path is renamed with it.
-hash="$(cat "$staging/pkg/$name.js" "$staging/pkg/${name}_bg.wasm" "$staging/pkg/$name.css" | sha256sum | cut -c1-16)"
-hashed="$name.$hash"
-sed -i "s/${name}_bg\.wasm/${hashed}_bg.wasm/g" "$staging/pkg/$name.js"
-mv "$staging/pkg/$name.js" "$staging/pkg/$hashed.js"
-mv "$staging/pkg/${name}_bg.wasm" "$staging/pkg/${hashed}_bg.wasm"
-mv "$staging/pkg/$name.css" "$staging/pkg/$hashed.css"
-printf '%s\n' "$hashed" > "$staging/output-name"
+# Everything of one build sits in a directory named after a hash of what it
+# is made from (the wasm, the stylesheet, this script), so a deploy never
+# mixes old and new files and browsers may keep them forever (`immutable`).
+# The server reads `<hash>/weasel` from `output-name`.
+hash="$(cat "$wasm_in" "$ROOT/style/main.css" "$0" | sha256sum | cut -c1-16)"
+out="$staging/pkg/$hash"
+mkdir -p "$out"
+# The main file and the pieces the lazy pages load (`app::routes`), with
+# `__wasm_split.js` that fetches and links a piece when it is first needed
+# and `__wasm_split_manifest.json`, which names the pieces of each split
+# point (the server preloads those a page uses).
+wasm-split-cli "$wasm_in" "$out" --target web --out-name "$name"
+wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
+  --out-dir "$out" --out-name "$name" "$out/$name.wasm"
+rm "$out/$name.wasm"
+# The CLI keeps which pieces each cut needs to itself; they are in the
+# loader it writes. The server reads them back as the manifest, to preload
+# a page's pieces from its <head> (what cargo-leptos writes for Leptos).
+node - "$out" <<'JS'
+const fs = require('fs'), path = require('path');
+const dir = process.argv[2];
+const js = fs.readFileSync(path.join(dir, '__wasm_split.js'), 'utf8');
+const chunks = {};
+for (const m of js.matchAll(/const (__chunk_\d+) = makeLoad\(\(\) => \{\s*const src = fetch\(new URL\("\.\/(\w+)\.wasm"/g)) {
+  chunks[m[1]] = m[2];
+}
+const manifest = {};
+const cut = /export const __wasm_split_load_(\w+) = wrapAsyncCb\(makeLoad\(\(\) => \{\s*const src = fetch\(new URL\("\.\/(\w+)\.wasm"[\s\S]*?\n, \[([^\]]*)\]\)\);/g;
+for (const m of js.matchAll(cut)) {
+  const needs = m[3].split(',').map((s) => s.trim()).filter(Boolean);
+  for (const chunk of needs) if (!chunks[chunk]) throw new Error(`${m[1]} needs ${chunk}, which the loader does not define`);
+  manifest[m[1]] = [m[2], ...needs.map((chunk) => chunks[chunk])];
+}
+const cuts = (js.match(/export const __wasm_split_load_/g) || []).length;
+if (cuts === 0 || Object.keys(manifest).length !== cuts) {
+  throw new Error(`read ${Object.keys(manifest).length} of ${cuts} cuts from __wasm_split.js: has wasm-split-cli's output changed?`);
+}
+fs.writeFileSync(path.join(dir, '__wasm_split_manifest.json'), JSON.stringify(manifest, null, 1));
+JS
+for wasm in "$out"/*.wasm; do
+  "$ROOT/tools/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$wasm" -o "$wasm"
+done
+cp "$ROOT/style/main.css" "$out/$name.css"
+printf '%s\n' "$hash/$name" > "$staging/output-name"
 # Precompressed beside each file (brotli 11, gzip 9): served as they are,
 # never compressed again per request.
-node - "$staging/pkg" <<'JS'
+node - "$out" <<'JS'
 const fs = require('fs'), path = require('path'), zlib = require('zlib');
 const dir = process.argv[2];
 for (const file of fs.readdirSync(dir)) {
+  if (file.endsWith('.json')) continue; // read by the server only
   const data = fs.readFileSync(path.join(dir, file));
   fs.writeFileSync(path.join(dir, `${file}.br`), zlib.brotliCompressSync(data, {
     params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length },
@@ -53,4 +85,5 @@ rm -rf "$SITE_ROOT.old"
 mv "$staging" "$SITE_ROOT"
 rm -rf "$SITE_ROOT.old"
 trap - EXIT
-note "$hashed: $(du -h "$pkg/${hashed}_bg.wasm" | cut -f1) wasm ($(du -h "$pkg/${hashed}_bg.wasm.br" | cut -f1) brotli), $(du -h "$pkg/$hashed.js" | cut -f1) js"
+note "$hash/$name: main wasm $(du -h "$pkg/$hash/${name}_bg.wasm" | cut -f1) ($(du -h "$pkg/$hash/${name}_bg.wasm.br" | cut -f1) brotli), \
+$(ls "$pkg/$hash" | grep -c '^\(split\|chunk\)_.*\.wasm$') pieces loaded later ($(cat "$pkg/$hash"/split_*.wasm.br "$pkg/$hash"/chunk_*.wasm.br 2>/dev/null | wc -c) bytes brotli)"

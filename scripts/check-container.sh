@@ -70,7 +70,11 @@ expect() { # url, expected status, expected content type prefix, [text the body 
 }
 expect "$base/readyz" 200 application/json '"ready"'
 expect "$base/" 200 text/html "/pkg/$name.js"
+# The sign-in page's code is a piece of the wasm: its <head> preloads it.
 expect "$base/sign-in" 200 text/html '<form'
+grep -o '<link [^>]*>' "$root/body" | grep 'rel="preload"' | grep -q 'href="/pkg/'"${name%/*}"'/[a-z_0-9]*\.wasm"' ||
+  fail "/sign-in does not preload its piece of the wasm"
+expect "$base/pkg/${name%/*}/__wasm_split.js" 200 text/javascript
 expect "$base/pkg/$name.js" 200 text/javascript
 expect "$base/pkg/${name}_bg.wasm" 200 application/wasm
 expect "$base/pkg/$name.css" 200 text/css

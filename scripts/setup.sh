@@ -2,7 +2,7 @@
 # Installs everything Weasel needs to build and run (and, with --test, to
 # test). Idempotent: what is already there is checked, not reinstalled.
 #
-#   scripts/setup.sh          # run: Rust wasm target, wasm-bindgen, wasm-opt
+#   scripts/setup.sh          # run: Rust wasm target, wasm-bindgen, wasm-split, wasm-opt
 #   scripts/setup.sh --test   # also Chromium, PostgreSQL, Playwright
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -55,6 +55,17 @@ if [ "$have" != "$want" ]; then
   cargo install wasm-bindgen-cli --version "$want" --quiet
 fi
 note "wasm-bindgen $want"
+
+step "wasm-split CLI"
+# Cuts the wasm into the main file and the pieces lazy pages load
+# (scripts/build-site.sh); the version that matches Leptos' split points.
+want_split=0.2.4
+if ! cargo install --list 2>/dev/null | grep -q "^wasm_split_cli_support v$want_split:"; then
+  note "installing wasm_split_cli_support $want_split; takes a few minutes"
+  cargo install wasm_split_cli_support --version "$want_split" --features build-binary --locked --quiet \
+    || cargo install wasm_split_cli_support --version "$want_split" --features build-binary --quiet
+fi
+note "wasm-split-cli $want_split"
 
 step "npm build tools (wasm-opt)"
 command -v npm >/dev/null || apt_install nodejs npm

@@ -12,6 +12,9 @@ pub mod dto;
 pub mod error;
 pub mod i18n;
 mod pages;
+mod routes;
+#[cfg(feature = "hydrate")]
+pub use routes::load_pieces_outside_routes;
 mod state;
 pub mod stream;
 
@@ -68,9 +71,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 /// Loads the WebAssembly and hydrates the page once the browser is first
 /// idle after painting it (2 s at the latest). Leptos' `HydrationScripts`
-/// also preloads both files from the head, which makes the 450 KB download
-/// compete with the text and the stylesheet for the first paint; here the
-/// page is read first and made interactive right after.
+/// also preloads the main files from the head, which makes the wasm
+/// download compete with the text and the stylesheet for the first paint;
+/// here the page is read first and made interactive right after. (The
+/// pieces of the wasm a page needs besides the main file are preloaded from
+/// the head by Leptos: see `routes`.)
 #[component]
 fn HydrationScript(options: LeptosOptions) -> impl IntoView {
     let name = options.output_name.to_string();
@@ -112,16 +117,16 @@ pub fn App() -> impl IntoView {
                     // In-order streaming: every part of the page arrives in
                     // place, so it reads completely without JavaScript.
                     <Route path=StaticSegment("") view=pages::Home ssr=SsrMode::InOrder/>
-                    <Route path=StaticSegment("sign-in") view=pages::SignIn ssr=SsrMode::InOrder/>
-                    <Route path=StaticSegment("sign-up") view=pages::SignUp ssr=SsrMode::InOrder/>
-                    <Route path=StaticSegment("forgot-password") view=pages::ForgotPassword ssr=SsrMode::InOrder/>
-                    <Route path=StaticSegment("reset-password") view=pages::ResetPassword ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("sign-in") view=routes::SignIn::route() ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("sign-up") view=routes::SignUp::route() ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("forgot-password") view=routes::ForgotPassword::route() ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("reset-password") view=routes::ResetPassword::route() ssr=SsrMode::InOrder/>
                     // Async: a signed-out visitor must get a real 302, decided before any byte is sent.
-                    <Route path=StaticSegment("profile") view=pages::Profile ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("c"), ParamSegment("id")) view=pages::ConversationPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("search") view=pages::SearchPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("profile") view=routes::Profile::route() ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("c"), ParamSegment("id")) view=routes::Conversation::route() ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("search") view=routes::Search::route() ssr=SsrMode::Async/>
                     // Async: an unknown or revoked link must answer a real 404.
-                    <Route path=(StaticSegment("s"), ParamSegment("token")) view=pages::SharedPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("s"), ParamSegment("token")) view=routes::Shared::route() ssr=SsrMode::Async/>
                 </Routes>
             </pages::Layout>
         </Router>

@@ -5,8 +5,12 @@ import { request as httpRequest } from 'node:http';
 import { test, expect, hydrated, signUp, unique } from './fixtures';
 import type { Page } from '@playwright/test';
 
-/** The goal of issue #14 is 200 KB; until it is met, this ceiling only stops the weight from growing. */
-const BUDGET_KB = Number(process.env.WEASEL_FIRST_VISIT_BUDGET_KB ?? 420);
+/**
+ * The goal of issue #14 is 200 KB; until it is met, these ceilings only stop
+ * the weight from growing (2026-12-06: home 279 KB, a conversation 400 KB).
+ */
+const HOME_BUDGET_KB = Number(process.env.WEASEL_FIRST_VISIT_BUDGET_KB ?? 300);
+const CONVERSATION_BUDGET_KB = Number(process.env.WEASEL_CONVERSATION_BUDGET_KB ?? 420);
 
 function brotliBytes(url: string, cookie: string): Promise<{ bytes: number; encoding: string }> {
   return new Promise((resolve, reject) => {
@@ -21,7 +25,7 @@ function brotliBytes(url: string, cookie: string): Promise<{ bytes: number; enco
   });
 }
 
-async function firstVisit(page: Page, path: string, cookie: string): Promise<number> {
+async function firstVisit(page: Page, path: string, cookie: string, budget: number): Promise<{ total: number; urls: string[] }> {
   const urls: string[] = [];
   page.on('request', (r) => {
     if (r.url().startsWith('http') && !r.url().includes('/api/answers/')) urls.push(r.url());
@@ -36,13 +40,16 @@ async function firstVisit(page: Page, path: string, cookie: string): Promise<num
     total += bytes;
     lines.push(`  ${(bytes / 1024).toFixed(1).padStart(7)} KB  ${encoding.padEnd(4)}  ${new URL(url).pathname}`);
   }
-  console.log(`first visit to ${path}: ${(total / 1024).toFixed(1)} KB brotli (goal 200 KB, ceiling ${BUDGET_KB} KB)\n${lines.join('\n')}`);
-  return total;
+  console.log(`first visit to ${path}: ${(total / 1024).toFixed(1)} KB brotli (goal 200 KB, ceiling ${budget} KB)\n${lines.join('\n')}`);
+  return { total, urls: [...new Set(urls)] };
 }
+
+/** The pieces of the wasm besides the main file (`app/src/routes.rs`). */
+const pieces = (urls: string[]) => urls.filter((url) => /\/(split|chunk)_\w+\.wasm$/.test(new URL(url).pathname));
 
 test('the bytes of a first visit, per file', async ({ browser }) => {
   const visitor = await browser.newContext({ locale: 'ko-KR' });
-  const home = await firstVisit(await visitor.newPage(), '/', '');
+  const home = await firstVisit(await visitor.newPage(), '/', '', HOME_BUDGET_KB);
   await visitor.close();
 
   const student = await browser.newContext({ locale: 'ko-KR' });
@@ -59,10 +66,14 @@ test('the bytes of a first visit, per file', async ({ browser }) => {
   await page.close();
   // A cold cache: a new context with the same cookies.
   const returning = await browser.newContext({ locale: 'ko-KR', storageState: await student.storageState() });
-  const conversation = await firstVisit(await returning.newPage(), path, cookie);
+  const conversation = await firstVisit(await returning.newPage(), path, cookie, CONVERSATION_BUDGET_KB);
   await returning.close();
   await student.close();
 
-  expect(home / 1024, 'home, KB brotli').toBeLessThanOrEqual(BUDGET_KB);
-  expect(conversation / 1024, 'conversation, KB brotli').toBeLessThanOrEqual(BUDGET_KB);
+  expect(home.total / 1024, 'home, KB brotli').toBeLessThanOrEqual(HOME_BUDGET_KB);
+  expect(conversation.total / 1024, 'conversation, KB brotli').toBeLessThanOrEqual(CONVERSATION_BUDGET_KB);
+  // A visitor's home page needs no piece of the wasm; a conversation needs
+  // the students' piece.
+  expect(pieces(home.urls), 'pieces a visitor downloads on the home page').toEqual([]);
+  expect(pieces(conversation.urls).some((url) => url.includes('/split_student_view_')), 'the students\' piece').toBe(true);
 });

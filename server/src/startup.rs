@@ -360,9 +360,13 @@ fn router(
         sessions.layer(&settings.session, secure_cookies),
     )
     .build();
+    let split_manifest = site.split_manifest.clone();
     let provide_services = move || {
         provide_context(services.clone());
         crate::security::nonce_for_page();
+        if let Some(manifest) = &split_manifest {
+            provide_context(manifest.clone());
+        }
     };
     let oauth = OAuth::new(
         settings.oauth.clone(),
@@ -430,12 +434,17 @@ fn router(
 }
 
 /// The built browser bundle under `<site root>/pkg`, as `scripts/build-site.sh`
-/// leaves it: file names carrying a hash of their content (named in
-/// `<site root>/output-name`), each with a `.br` and a `.gz` beside it.
+/// leaves it: a directory named after a hash of its content, holding the
+/// main wasm, its JS glue, the stylesheet and the pieces of the wasm that
+/// lazy pages load (`<site root>/output-name` says `<hash>/weasel`), each
+/// with a `.br` and a `.gz` beside it.
 struct SiteFiles {
     pkg: std::path::PathBuf,
     output_name: String,
     hashed: bool,
+    /// Which pieces of the wasm each split point needs, so that a page's
+    /// `<head>` can preload the ones it will ask for (Leptos reads it).
+    split_manifest: Option<leptos::WasmSplitManifest>,
 }
 
 impl SiteFiles {
@@ -444,15 +453,38 @@ impl SiteFiles {
             .ok()
             .map(|name| name.trim().to_owned())
             .filter(|name| {
+                // `<hash>/weasel` (or a flat `weasel.<hash>`): nothing that
+                // could leave `pkg/`.
                 !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+                    && name.split('/').count() <= 2
+                    && name.split('/').all(|part| {
+                        !part.is_empty()
+                            && !part.starts_with('.')
+                            && part
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+                    })
+            });
+        let pkg = site_root.join("pkg");
+        let split_manifest = hashed_name
+            .as_deref()
+            .and_then(|name| name.rsplit_once('/'))
+            .and_then(|(dir, _)| {
+                let file = std::fs::read_to_string(pkg.join(dir).join("__wasm_split_manifest.json")).ok()?;
+                let pieces: std::collections::HashMap<String, Vec<String>> = serde_json::from_str(&file)
+                    .inspect_err(|error| tracing::error!(%error, "the site's wasm split manifest is unreadable; pages will not preload their wasm pieces"))
+                    .ok()?;
+                Some(leptos::WasmSplitManifest(leptos::prelude::ArcStoredValue::new((
+                    format!("/pkg/{dir}"),
+                    pieces,
+                    "__wasm_split.js".to_owned(),
+                ))))
             });
         Self {
-            pkg: site_root.join("pkg"),
+            pkg,
             hashed: hashed_name.is_some(),
             output_name: hashed_name.unwrap_or_else(|| app::OUTPUT_NAME.to_owned()),
+            split_manifest,
         }
     }
 

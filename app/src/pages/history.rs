@@ -7,7 +7,9 @@ use leptos_router::hooks::{use_location, use_query_map};
 use super::RequireUser;
 
 use crate::{
-    api::{ConversationSummary, SearchHit, list_conversations, search, sidebar_conversations},
+    api::{
+        ConversationList, ConversationSummary, SearchHit, list_conversations, search, sidebar_conversations,
+    },
     i18n::{date_label, use_lang},
     state::ListVersion,
 };
@@ -16,7 +18,6 @@ use crate::{
 /// page comes with the page; "more" loads the next ones.
 #[component]
 pub fn Sidebar() -> impl IntoView {
-    let lang = use_lang();
     let location = use_location();
     let version = ListVersion::get();
     // Reloaded on every navigation, so a new problem appears at the top. One
@@ -27,8 +28,27 @@ pub fn Sidebar() -> impl IntoView {
         move || (location.pathname.get(), version.map(ListVersion::read)),
         |_| sidebar_conversations(),
     );
+    view! {
+        // Awaited inside `Suspend` rather than read with `.get()`: see `App`.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match first.await.ok().flatten() {
+                    Some(page) => Some(crate::routes::conversation_nav(page).await),
+                    None => None,
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The list itself, with search and "more": in the students' piece of the
+/// wasm (`routes`), fetched only when someone is signed in. Made again with
+/// each first page, which starts it over.
+pub fn conversation_nav(page: ConversationList) -> AnyView {
+    let lang = use_lang();
+    let location = use_location();
     let more = RwSignal::new(Vec::<ConversationSummary>::new());
-    let next = RwSignal::new(None::<String>);
+    let next = RwSignal::new(page.next.clone());
     let loading = RwSignal::new(false);
     let load_more = move |_| {
         let Some(cursor) = next.get_untracked() else {
@@ -52,45 +72,38 @@ pub fn Sidebar() -> impl IntoView {
         drawer_open.set(false);
     });
     view! {
-        // Awaited inside `Suspend` rather than read with `.get()`: see `App`.
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move { first.await.ok().flatten().map(|page| {
-                more.set(Vec::new());
-                next.set(page.next.clone());
-                view! {
-                <nav class="side-nav" aria-label=lang.t("내 대화", "My conversations")>
-                <input type="checkbox" id="drawer-toggle" class="drawer-toggle"
-                    prop:checked=move || drawer_open.get()
-                    on:change=move |ev| drawer_open.set(event_target_checked(&ev))/>
-                <label for="drawer-toggle" class="drawer-button">{lang.t("☰ 내 대화", "☰ My conversations")}</label>
-                <label for="drawer-toggle" class="drawer-backdrop" aria-hidden="true"></label>
-                <div class="sidebar">
-                    <a class="new-problem" href="/">{lang.t("+ 새 문제", "+ New problem")}</a>
-                    <form class="search-form" method="get" action="/search" role="search">
-                        <input type="search" name="q" required=true maxlength="100"
-                            value=move || (location.pathname.get() == "/search")
-                                .then(|| location.query.get().get("q"))
-                                .flatten()
-                                .unwrap_or_default()
-                            aria-label=lang.t("대화 검색", "Search conversations")
-                            placeholder=lang.t("검색", "Search")/>
-                    </form>
-                    <ul class="conversation-list" data-testid="conversation-list">
-                        {page.items.into_iter().map(|c| view! { <Item conversation=c/> }).collect_view()}
-                        <For each=move || more.get() key=|c| c.id let:conversation>
-                            <Item conversation/>
-                        </For>
-                    </ul>
-                    {move || next.get().is_some().then(|| view! {
-                        <button type="button" class="link" on:click=load_more disabled=move || loading.get()>
-                            {lang.t("더 보기", "Show more")}
-                        </button>
-                    })}
-                </div>
-                </nav>
-            }})})}
-        </Transition>
+        <nav class="side-nav" aria-label=lang.t("내 대화", "My conversations")>
+        <input type="checkbox" id="drawer-toggle" class="drawer-toggle"
+            prop:checked=move || drawer_open.get()
+            on:change=move |ev| drawer_open.set(event_target_checked(&ev))/>
+        <label for="drawer-toggle" class="drawer-button">{lang.t("☰ 내 대화", "☰ My conversations")}</label>
+        <label for="drawer-toggle" class="drawer-backdrop" aria-hidden="true"></label>
+        <div class="sidebar">
+            <a class="new-problem" href="/">{lang.t("+ 새 문제", "+ New problem")}</a>
+            <form class="search-form" method="get" action="/search" role="search">
+                <input type="search" name="q" required=true maxlength="100"
+                    value=move || (location.pathname.get() == "/search")
+                        .then(|| location.query.get().get("q"))
+                        .flatten()
+                        .unwrap_or_default()
+                    aria-label=lang.t("대화 검색", "Search conversations")
+                    placeholder=lang.t("검색", "Search")/>
+            </form>
+            <ul class="conversation-list" data-testid="conversation-list">
+                {page.items.into_iter().map(|c| view! { <Item conversation=c/> }).collect_view()}
+                <For each=move || more.get() key=|c| c.id let:conversation>
+                    <Item conversation/>
+                </For>
+            </ul>
+            {move || next.get().is_some().then(|| view! {
+                <button type="button" class="link" on:click=load_more disabled=move || loading.get()>
+                    {lang.t("더 보기", "Show more")}
+                </button>
+            })}
+        </div>
+        </nav>
     }
+    .into_any()
 }
 
 #[component]

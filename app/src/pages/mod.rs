@@ -10,7 +10,7 @@ mod solve;
 mod title_bar;
 
 pub use auth::{ForgotPassword, RequireUser, ResetPassword, SignIn, SignUp};
-pub use history::SearchPage;
+pub use history::{SearchPage, conversation_nav};
 pub use profile::Profile;
 pub use share::SharedPage;
 pub use solve::ConversationPage;
@@ -29,15 +29,14 @@ use crate::{
 /// Header, main area and status footer shared by every page.
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
-    // Effects run only in the browser, so this flips once hydration is done;
-    // end-to-end tests (and CSS) wait for `data-hydrated="true"`.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
     ListVersion::provide();
     let lang = use_lang();
 
     view! {
-        <div class="app" data-hydrated=move || hydrated.get().to_string()>
+        // The browser entry point (`weasel-frontend`) sets `true` once the
+        // whole page is hydrated, its lazy piece included; end-to-end tests
+        // wait for it.
+        <div class="app" data-hydrated="false">
             <header class="app-header">
                 <a class="brand" href="/">
                     <img src="/favicon.svg" alt="" width="28" height="28"/>

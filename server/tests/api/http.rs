@@ -465,30 +465,35 @@ async fn malformed_requests_are_4xx_and_write_nothing() {
     }
 }
 
-/// The browser bundle as `scripts/build-site.sh` leaves it: hashed names,
-/// named by `output-name`, served precompressed and kept for a year.
+/// The browser bundle as `scripts/build-site.sh` leaves it: a directory
+/// named after a hash (`output-name` says `<hash>/weasel`), its files served
+/// precompressed and kept for a year.
 #[tokio::test]
 async fn the_bundle_is_served_precompressed_under_hashed_names() {
     let site = tempfile::tempdir().unwrap();
-    let pkg = site.path().join("pkg");
+    let pkg = site.path().join("pkg").join("0123abcd");
     std::fs::create_dir_all(&pkg).unwrap();
-    std::fs::write(site.path().join("output-name"), "weasel.0123abcd\n").unwrap();
-    std::fs::write(pkg.join("weasel.0123abcd.css"), "body{color:red}").unwrap();
-    std::fs::write(pkg.join("weasel.0123abcd.css.br"), b"brotli bytes").unwrap();
-    std::fs::write(pkg.join("weasel.0123abcd.css.gz"), b"gzip bytes").unwrap();
+    std::fs::write(site.path().join("output-name"), "0123abcd/weasel\n").unwrap();
+    std::fs::write(pkg.join("weasel.css"), "body{color:red}").unwrap();
+    std::fs::write(pkg.join("weasel.css.br"), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join("weasel.css.gz"), b"gzip bytes").unwrap();
     let root = site.path().to_path_buf();
     let app = TestApp::spawn_with(common::Backend::Sqlite, move |s| s.site_root = root).await;
 
     let html = app.get("/").await.text().await.unwrap();
     assert!(
-        html.contains(r#"href="/pkg/weasel.0123abcd.css""#),
+        html.contains(r#"href="/pkg/0123abcd/weasel.css""#),
         "the page names the hashed stylesheet"
     );
-    assert!(html.contains("/pkg/weasel.0123abcd.js"), "and the hashed script");
+    assert!(html.contains("/pkg/0123abcd/weasel.js"), "and the hashed script");
+    assert!(
+        html.contains("/pkg/0123abcd/weasel_bg.wasm"),
+        "and the hashed wasm"
+    );
 
     let css = |encoding: &'static str| {
         app.client
-            .get(app.url("/pkg/weasel.0123abcd.css"))
+            .get(app.url("/pkg/0123abcd/weasel.css"))
             .header("accept-encoding", encoding)
             .send()
     };
@@ -518,6 +523,23 @@ async fn the_bundle_is_served_precompressed_under_hashed_names() {
     assert_eq!(plain.bytes().await.unwrap().as_ref(), b"body{color:red}");
     assert_eq!(app.get("/pkg/weasel.css").await.status(), StatusCode::NOT_FOUND);
     app.stop().await;
+
+    // A name that could leave `pkg/` is not taken: the unhashed names are.
+    for bad in [
+        "../weasel",
+        "../0123abcd/weasel",
+        "0123abcd/../weasel",
+        "a/b/weasel",
+        "/weasel",
+    ] {
+        let site = tempfile::tempdir().unwrap();
+        std::fs::write(site.path().join("output-name"), bad).unwrap();
+        let root = site.path().to_path_buf();
+        let app = TestApp::spawn_with(common::Backend::Sqlite, move |s| s.site_root = root).await;
+        let html = app.get("/").await.text().await.unwrap();
+        assert!(html.contains(r#"href="/pkg/weasel.css""#), "{bad}: {html}");
+        app.stop().await;
+    }
 }
 
 /// When the session store fails (here its table is gone), a signed-in
