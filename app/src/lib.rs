@@ -76,12 +76,33 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// here the page is read first and made interactive right after. (The
 /// pieces of the wasm a page needs besides the main file are preloaded from
 /// the head by Leptos: see `routes`.)
+///
+/// A piece fetched later can be gone: a tab opened before a deploy asks for
+/// its build's pieces, which the new servers do not have. The wasm then
+/// stops (the load ends in a panic), so the page loads again from the
+/// server, which sends the new build: the link the student just followed
+/// (the router had not moved yet), or else the page itself. At most once a
+/// minute, so a page that fails for another reason does not reload forever.
 #[component]
 fn HydrationScript(options: LeptosOptions) -> impl IntoView {
     let name = options.output_name.to_string();
     let pkg = options.site_pkg_dir.to_string();
     let script = format!(
-        "const yieldNow = () => new Promise((resolve) => setTimeout(resolve, 0));\n\
+        "let clicked = null;\n\
+         addEventListener(\"click\", (event) => {{\n\
+           const link = event.target instanceof Element && event.target.closest(\"a[href]\");\n\
+           if (link && link.origin === location.origin) clicked = {{ href: link.href, at: Date.now() }};\n\
+         }}, true);\n\
+         const stopped = (error) => {{\n\
+           if (!(error instanceof WebAssembly.RuntimeError)) return;\n\
+           const last = Number(sessionStorage.getItem(\"weasel-reloaded\") || 0);\n\
+           if (Date.now() - last < 60000) return;\n\
+           sessionStorage.setItem(\"weasel-reloaded\", String(Date.now()));\n\
+           if (clicked && Date.now() - clicked.at < 30000) location.assign(clicked.href); else location.reload();\n\
+         }};\n\
+         addEventListener(\"error\", (event) => stopped(event.error));\n\
+         addEventListener(\"unhandledrejection\", (event) => stopped(event.reason));\n\
+         const yieldNow = () => new Promise((resolve) => setTimeout(resolve, 0));\n\
          const hydrate = () => import({js:?}).then((m) => m.default({{ module_or_path: {wasm:?} }}).then(yieldNow).then(() => m.hydrate()));\n\
          if (\"requestIdleCallback\" in window) requestIdleCallback(hydrate, {{ timeout: 2000 }}); else setTimeout(hydrate, 0);",
         js = format!("/{pkg}/{name}.js"),

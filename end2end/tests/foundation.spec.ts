@@ -15,6 +15,34 @@ test('the home page hydrates and responds to clicks', async ({ page }) => {
   await expect(page.getByTestId('subject-hint')).toContainText('수학 문제를 입력하세요');
 });
 
+test('a piece of the wasm gone after a deploy: the page loads again and works', async ({ page, consoleErrors }) => {
+  // The first fetch of the account pages' piece fails as it does when the
+  // servers were replaced by a new build since this page was loaded.
+  let asked = 0;
+  await page.route(/\/split_account_page_\w+\.wasm$/, async (route) => {
+    asked += 1;
+    if (asked === 1) await route.fulfill({ status: 404, contentType: 'text/plain', body: 'gone' });
+    else await route.continue();
+  });
+  await page.goto('/');
+  await hydrated(page);
+  const loads: string[] = [];
+  page.on('load', () => loads.push(new URL(page.url()).pathname));
+  await page.locator('header a[href="/sign-in"]').click();
+  await expect(page.getByRole('heading', { level: 1, name: '로그인' })).toBeVisible();
+  await hydrated(page);
+  expect(asked, 'the piece was asked for again').toBeGreaterThanOrEqual(2);
+  expect(loads, 'the page was loaded again').toEqual(['/sign-in']);
+  // And it works: the form answers (an empty submit is refused in place).
+  await page.getByRole('button', { name: '로그인', exact: true }).click();
+  await expect(page.getByRole('alert').first()).toBeVisible();
+  // What the failed load logged before the page loaded again, and nothing else.
+  const failedLoad = [/WebAssembly.*HTTP status code is not ok/, /load callback should succeed/, /^uncaught: unreachable$/];
+  expect(consoleErrors.length, 'the failed load was logged').toBeGreaterThan(0);
+  for (const error of consoleErrors) expect(failedLoad.some((pattern) => pattern.test(error)), error).toBe(true);
+  consoleErrors.splice(0, consoleErrors.length);
+});
+
 test('the status server function answers, and students never see it', async ({ page }) => {
   await page.goto('/');
   await hydrated(page);
