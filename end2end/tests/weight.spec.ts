@@ -11,6 +11,8 @@ import type { Page } from '@playwright/test';
  */
 const HOME_BUDGET_KB = Number(process.env.WEASEL_FIRST_VISIT_BUDGET_KB ?? 300);
 const CONVERSATION_BUDGET_KB = Number(process.env.WEASEL_CONVERSATION_BUDGET_KB ?? 420);
+/** A shared answer, opened by someone who never visited (2026-12-06: 307 KB). */
+const SHARED_BUDGET_KB = Number(process.env.WEASEL_SHARED_BUDGET_KB ?? 330);
 
 function brotliBytes(url: string, cookie: string): Promise<{ bytes: number; encoding: string }> {
   return new Promise((resolve, reject) => {
@@ -68,12 +70,21 @@ test('the bytes of a first visit, per file', async ({ browser }) => {
   const returning = await browser.newContext({ locale: 'ko-KR', storageState: await student.storageState() });
   const conversation = await firstVisit(await returning.newPage(), path, cookie, CONVERSATION_BUDGET_KB);
   await returning.close();
+  // A friend opens the link the student shared: the other first visit.
+  const shared = await student.request.post('/api/share', { form: { id: path.split('/').pop()! } });
+  expect(shared.status()).toBe(200);
+  const token: string = await shared.json();
   await student.close();
+  const friend = await browser.newContext({ locale: 'ko-KR' });
+  const sharePage = await firstVisit(await friend.newPage(), `/s/${token}`, '', SHARED_BUDGET_KB);
+  await friend.close();
 
   expect(home.total / 1024, 'home, KB brotli').toBeLessThanOrEqual(HOME_BUDGET_KB);
   expect(conversation.total / 1024, 'conversation, KB brotli').toBeLessThanOrEqual(CONVERSATION_BUDGET_KB);
+  expect(sharePage.total / 1024, 'shared answer, KB brotli').toBeLessThanOrEqual(SHARED_BUDGET_KB);
   // A visitor's home page needs no piece of the wasm; a conversation needs
   // the students' piece.
   expect(pieces(home.urls), 'pieces a visitor downloads on the home page').toEqual([]);
   expect(pieces(conversation.urls).some((url) => url.includes('/split_student_view_')), 'the students\' piece').toBe(true);
+  expect(pieces(sharePage.urls).some((url) => url.includes('/split_student_view_')), 'a friend gets no student code').toBe(false);
 });
