@@ -62,6 +62,11 @@ for wasm in "$out"/*.wasm; do
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$wasm" -o "$wasm"
 done
+# The JavaScript minified, as cargo-leptos does (the exports stay as named).
+for js in "$out/$name.js" "$out/__wasm_split.js"; do
+  "$ROOT/tools/node_modules/.bin/esbuild" "$js" --minify --format=esm --log-level=warning --outfile="$js.min"
+  mv "$js.min" "$js"
+done
 cp "$ROOT/style/main.css" "$out/$name.css"
 printf '%s\n' "$hash/$name" > "$staging/output-name"
 # Precompressed beside each file (brotli 11, gzip 9): served as they are,

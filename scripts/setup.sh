@@ -2,7 +2,7 @@
 # Installs everything Weasel needs to build and run (and, with --test, to
 # test). Idempotent: what is already there is checked, not reinstalled.
 #
-#   scripts/setup.sh          # run: Rust wasm target, wasm-bindgen, wasm-split, wasm-opt
+#   scripts/setup.sh          # run: Rust wasm target, wasm-bindgen, wasm-split, wasm-opt, esbuild
 #   scripts/setup.sh --test   # also Chromium, PostgreSQL, Playwright
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -67,9 +67,9 @@ if ! cargo install --list 2>/dev/null | grep -q "^wasm_split_cli_support v$want_
 fi
 note "wasm-split-cli $want_split"
 
-step "npm build tools (wasm-opt)"
+step "npm build tools (wasm-opt, esbuild)"
 command -v npm >/dev/null || apt_install nodejs npm
-if [ ! -x "$ROOT/tools/node_modules/.bin/wasm-opt" ]; then
+if [ ! -x "$ROOT/tools/node_modules/.bin/wasm-opt" ] || [ ! -x "$ROOT/tools/node_modules/.bin/esbuild" ]; then
   (cd "$ROOT/tools" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 note "$("$ROOT/tools/node_modules/.bin/wasm-opt" --version)"
