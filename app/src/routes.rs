@@ -57,15 +57,26 @@ pub async fn conversation_nav(first: ConversationList) -> AnyView {
     student_view(StudentView::ConversationNav(first)).await
 }
 
+/// The question box of a signed-in student on the home page, from the
+/// students' piece.
+pub async fn student_composer() -> AnyView {
+    student_view(StudentView::Composer).await
+}
+
 /// Fetches, before hydration, the pieces a page shows outside its route.
 /// The router waits for a lazy route's piece while it hydrates, but a
-/// `Suspend` hydrates at once with what it has, and the conversation list
-/// (in a `Suspend`, on every page of a signed-in student) would then not
-/// match the server's HTML.
+/// `Suspend` hydrates at once with what it has, and what it shows from a
+/// piece (the conversation list beside every page of a signed-in student,
+/// their question box on the home page) would then not match the server's
+/// HTML. Such views carry `data-piece="student"`.
 #[cfg(feature = "hydrate")]
 pub async fn load_pieces_outside_routes() {
-    let shows_list = document().query_selector("nav.side-nav").ok().flatten().is_some();
-    if shows_list {
+    let shows_student_view = document()
+        .query_selector(r#"[data-piece="student"]"#)
+        .ok()
+        .flatten()
+        .is_some();
+    if shows_student_view {
         __preload_student_view().await;
     }
 }
@@ -100,10 +111,11 @@ enum StudentView {
     Profile,
     Search,
     ConversationNav(ConversationList),
+    Composer,
 }
 
 /// What only a signed-in student sees: conversations, their list and
-/// search, the profile.
+/// search, the question box that asks, the profile.
 #[leptos::lazy]
 fn student_view(view: StudentView) -> AnyView {
     match view {
@@ -111,6 +123,10 @@ fn student_view(view: StudentView) -> AnyView {
         StudentView::Profile => view! { <pages::Profile/> }.into_any(),
         StudentView::Search => view! { <pages::SearchPage/> }.into_any(),
         StudentView::ConversationNav(first) => pages::conversation_nav(first),
+        StudentView::Composer => view! {
+            <div class="student-composer" data-piece="student"><pages::Composer/></div>
+        }
+        .into_any(),
     }
 }
 

@@ -118,6 +118,29 @@ test('a question typed before signing up is sent after it', async ({ page, conte
   await expect(page.locator('.msg-student .question')).toHaveText('가입 전에 쓴 질문: 이차함수의 꼭짓점은?');
 });
 
+test('a visitor\'s Enter or photo button goes to sign-in, keeping the question', async ({ page }) => {
+  await page.goto('/');
+  await hydrated(page);
+  const box = page.getByTestId('question-box');
+  await page.getByRole('button', { name: '영어' }).click();
+  await box.fill('방문자가 쓴 질문');
+  await box.press('Shift+Enter');
+  await expect(page).toHaveURL('/');
+  await box.press('Enter');
+  await expect(page).toHaveURL('/sign-in');
+  await expect(page.getByRole('heading', { level: 1, name: '로그인' })).toBeVisible();
+  const kept = async () => JSON.parse((await page.evaluate(() => localStorage.getItem('weasel.pending-question'))) ?? 'null');
+  expect(await kept()).toMatchObject({ subject: 'english', text: '방문자가 쓴 질문\n' });
+
+  await page.goto('/');
+  await hydrated(page);
+  await page.evaluate(() => localStorage.clear());
+  await page.getByTestId('question-box').fill('사진으로 물을래요');
+  await page.getByRole('link', { name: '사진 찍기' }).click();
+  await expect(page).toHaveURL('/sign-in');
+  expect(await kept()).toMatchObject({ text: '사진으로 물을래요' });
+});
+
 test('math in a question, its title and the list shows as math, never as raw $', async ({ page, context }) => {
   await signUp(context, unique('math'));
   await page.goto('/');

@@ -72,7 +72,7 @@ pub fn conversation_nav(page: ConversationList) -> AnyView {
         drawer_open.set(false);
     });
     view! {
-        <nav class="side-nav" aria-label=lang.t("내 대화", "My conversations")>
+        <nav class="side-nav" data-piece="student" aria-label=lang.t("내 대화", "My conversations")>
         <input type="checkbox" id="drawer-toggle" class="drawer-toggle"
             prop:checked=move || drawer_open.get()
             on:change=move |ev| drawer_open.set(event_target_checked(&ev))/>

@@ -13,7 +13,7 @@ pub use auth::{ForgotPassword, RequireUser, ResetPassword, SignIn, SignUp};
 pub use history::{SearchPage, conversation_nav};
 pub use profile::Profile;
 pub use share::SharedPage;
-pub use solve::ConversationPage;
+pub use solve::{Composer, ConversationPage};
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -135,6 +135,7 @@ fn LanguageSwitch() -> impl IntoView {
 #[component]
 pub fn Home() -> impl IntoView {
     let lang = use_lang();
+    let auth = use_auth();
     view! {
         <Title text=""/>
         <section class="hero">
@@ -146,7 +147,16 @@ pub fn Home() -> impl IntoView {
                 )}
             </p>
         </section>
-        <solve::Composer/>
+        // A student's composer is in the students' piece of the wasm; a
+        // visitor's is small and in the main file (see `routes`).
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match auth.user.await {
+                    Ok(Some(_)) => crate::routes::student_composer().await,
+                    _ => view! { <solve::VisitorComposer/> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }
 

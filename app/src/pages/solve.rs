@@ -52,11 +52,16 @@ fn subject_hint(subject: Subject, lang: Lang) -> &'static str {
 /// Enter sends, Shift+Enter breaks the line. While an input method is
 /// composing (Korean syllables), Enter belongs to the IME: sending then would
 /// cut the last syllable or send twice.
+#[cfg(feature = "hydrate")]
+fn is_send_key(event: &leptos::ev::KeyboardEvent) -> bool {
+    event.key() == "Enter" && !event.shift_key() && !event.is_composing() && event.key_code() != 229
+}
+
 fn send_on_enter(event: leptos::ev::KeyboardEvent) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
-        if event.key() != "Enter" || event.shift_key() || event.is_composing() || event.key_code() == 229 {
+        if !is_send_key(&event) {
             return;
         }
         event.prevent_default();
@@ -140,6 +145,81 @@ mod pending {
         });
         #[cfg(not(feature = "hydrate"))]
         let _ = question_box;
+    }
+}
+
+/// The question box as a visitor sees it: the same subjects, hint and box,
+/// and the way to sign in or up with what was typed kept (`pending`; Enter
+/// goes to sign-in with it too). Asking and photos need an account, and
+/// their code is in the students' piece of the wasm (`routes`), so this is
+/// all of the home page's own code a first visit downloads.
+#[component]
+pub fn VisitorComposer() -> impl IntoView {
+    let lang = use_lang();
+    let subject = RwSignal::new(Subject::default());
+    let text = RwSignal::new(String::new());
+    let keep = move |_| pending::keep(subject.get_untracked(), &text.get_untracked());
+    #[cfg(feature = "hydrate")]
+    let on_keydown = {
+        let navigate = use_navigate();
+        move |event: leptos::ev::KeyboardEvent| {
+            if is_send_key(&event) && !text.get_untracked().trim().is_empty() {
+                event.prevent_default();
+                pending::keep(subject.get_untracked(), &text.get_untracked());
+                navigate("/sign-in", Default::default());
+            }
+        }
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let on_keydown = move |_: leptos::ev::KeyboardEvent| {};
+    view! {
+        <section class="subjects" aria-label=lang.t("과목", "Subject")>
+            {Subject::ALL.into_iter().map(|s| view! {
+                <button type="button" class="subject"
+                    aria-pressed=move || (subject.get() == s).to_string()
+                    on:click=move |_| subject.set(s)>
+                    {subject_name(s, lang)}
+                </button>
+            }).collect_view()}
+        </section>
+        <p class="subject-hint" data-testid="subject-hint">{move || subject_hint(subject.get(), lang)}</p>
+        <div class="composer">
+            <div class="photo-tray">
+                <div class="photo-buttons">
+                    <a class="button-like secondary" href="/sign-in" on:click=keep>
+                        <svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="18" height="18">
+                            <path d="M4 8h3l2-3h6l2 3h3v11H4z"/><circle cx="12" cy="13" r="3.5"/>
+                        </svg>
+                        {lang.t("사진 찍기", "Take photo")}
+                    </a>
+                    <a class="button-like secondary" href="/sign-in" on:click=keep>
+                        <svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="18" height="18">
+                            <rect x="3.5" y="5" width="17" height="14" rx="2"/><path d="M3.5 16l5-5 4 4 3-3 5 5"/><circle cx="15.5" cy="9" r="1.5"/>
+                        </svg>
+                        {lang.t("이미지 첨부", "Attach image")}
+                    </a>
+                    <span class="photo-hint">{lang.t("사진으로 묻기는 로그인하면 돼요", "Sign in to ask with a photo")}</span>
+                </div>
+            </div>
+            <textarea
+                rows="4"
+                maxlength="20000"
+                aria-label=lang.t("문제", "Problem")
+                placeholder=move || subject_hint(subject.get(), lang)
+                data-testid="question-box"
+                prop:value=move || text.get()
+                on:input=move |e| text.set(event_target_value(&e))
+                on:keydown=on_keydown
+            ></textarea>
+            <div class="sign-in-to-ask">
+                <a class="button-link" href="/sign-in" on:click=keep>
+                    {lang.t("로그인하고 질문하기", "Sign in to ask")}
+                </a>
+                <a href="/sign-up" data-testid="home-sign-up" on:click=keep>
+                    {lang.t("처음이라면 회원가입", "New here? Sign up")}
+                </a>
+            </div>
+        </div>
     }
 }
 
