@@ -211,6 +211,26 @@ impl Default for Photos {
     }
 }
 
+/// The camera on "take a photo" buttons.
+#[component]
+pub fn CameraIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="18" height="18">
+            <path d="M4 8h3l2-3h6l2 3h3v11H4z"/><circle cx="12" cy="13" r="3.5"/>
+        </svg>
+    }
+}
+
+/// The picture on "attach an image" buttons.
+#[component]
+pub fn ImageIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="18" height="18">
+            <rect x="3.5" y="5" width="17" height="14" rx="2"/><path d="M3.5 16l5-5 4 4 3-3 5 5"/><circle cx="15.5" cy="9" r="1.5"/>
+        </svg>
+    }
+}
+
 /// The attach buttons, the thumbnails and the read/solve choice.
 #[component]
 pub fn PhotoTray(photos: Photos) -> impl IntoView {
@@ -234,17 +254,13 @@ pub fn PhotoTray(photos: Photos) -> impl IntoView {
                 <label class="button-like secondary">
                     <input type="file" accept="image/*" capture="environment" class="visually-hidden"
                         data-testid="photo-camera" on:change=on_pick/>
-                    <svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="18" height="18">
-                        <path d="M4 8h3l2-3h6l2 3h3v11H4z"/><circle cx="12" cy="13" r="3.5"/>
-                    </svg>
+                    <CameraIcon/>
                     {lang.t("사진 찍기", "Take photo")}
                 </label>
                 <label class="button-like secondary">
                     <input type="file" accept="image/*" multiple=true class="visually-hidden"
                         data-testid="photo-input" on:change=on_pick/>
-                    <svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="18" height="18">
-                        <rect x="3.5" y="5" width="17" height="14" rx="2"/><path d="M3.5 16l5-5 4 4 3-3 5 5"/><circle cx="15.5" cy="9" r="1.5"/>
-                    </svg>
+                    <ImageIcon/>
                     {lang.t("이미지 첨부", "Attach image")}
                 </label>
                 <span class="photo-hint">{lang.t("붙여넣기·끌어놓기도 돼요 (최대 4장)", "Paste or drop works too (up to 4)")}</span>

@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use super::{
     NotFound, RequireUser,
-    photos::{PhotoTray, Photos, QuestionPhotos},
+    photos::{CameraIcon, ImageIcon, PhotoTray, Photos, QuestionPhotos},
 };
 use crate::{
     api::{
@@ -148,6 +148,24 @@ mod pending {
     }
 }
 
+/// The subjects to choose from, and what to paste for the chosen one.
+#[component]
+fn SubjectPicker(subject: RwSignal<Subject>) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <section class="subjects" aria-label=lang.t("과목", "Subject")>
+            {Subject::ALL.into_iter().map(|s| view! {
+                <button type="button" class="subject"
+                    aria-pressed=move || (subject.get() == s).to_string()
+                    on:click=move |_| subject.set(s)>
+                    {subject_name(s, lang)}
+                </button>
+            }).collect_view()}
+        </section>
+        <p class="subject-hint" data-testid="subject-hint">{move || subject_hint(subject.get(), lang)}</p>
+    }
+}
+
 /// The question box as a visitor sees it: the same subjects, hint and box,
 /// and the way to sign in or up with what was typed kept (`pending`; Enter
 /// goes to sign-in with it too). Asking and photos need an account, and
@@ -173,29 +191,16 @@ pub fn VisitorComposer() -> impl IntoView {
     #[cfg(not(feature = "hydrate"))]
     let on_keydown = move |_: leptos::ev::KeyboardEvent| {};
     view! {
-        <section class="subjects" aria-label=lang.t("과목", "Subject")>
-            {Subject::ALL.into_iter().map(|s| view! {
-                <button type="button" class="subject"
-                    aria-pressed=move || (subject.get() == s).to_string()
-                    on:click=move |_| subject.set(s)>
-                    {subject_name(s, lang)}
-                </button>
-            }).collect_view()}
-        </section>
-        <p class="subject-hint" data-testid="subject-hint">{move || subject_hint(subject.get(), lang)}</p>
+        <SubjectPicker subject/>
         <div class="composer">
             <div class="photo-tray">
                 <div class="photo-buttons">
                     <a class="button-like secondary" href="/sign-in" on:click=keep>
-                        <svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="18" height="18">
-                            <path d="M4 8h3l2-3h6l2 3h3v11H4z"/><circle cx="12" cy="13" r="3.5"/>
-                        </svg>
+                        <CameraIcon/>
                         {lang.t("사진 찍기", "Take photo")}
                     </a>
                     <a class="button-like secondary" href="/sign-in" on:click=keep>
-                        <svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="18" height="18">
-                            <rect x="3.5" y="5" width="17" height="14" rx="2"/><path d="M3.5 16l5-5 4 4 3-3 5 5"/><circle cx="15.5" cy="9" r="1.5"/>
-                        </svg>
+                        <ImageIcon/>
                         {lang.t("이미지 첨부", "Attach image")}
                     </a>
                     <span class="photo-hint">{lang.t("사진으로 묻기는 로그인하면 돼요", "Sign in to ask with a photo")}</span>
@@ -283,18 +288,7 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
     };
 
     view! {
-        {conversation.is_none().then(|| view! {
-            <section class="subjects" aria-label=lang.t("과목", "Subject")>
-                {Subject::ALL.into_iter().map(|s| view! {
-                    <button type="button" class="subject"
-                        aria-pressed=move || (subject.get() == s).to_string()
-                        on:click=move |_| subject.set(s)>
-                        {subject_name(s, lang)}
-                    </button>
-                }).collect_view()}
-            </section>
-            <p class="subject-hint" data-testid="subject-hint">{move || subject_hint(subject.get(), lang)}</p>
-        })}
+        {conversation.is_none().then(|| view! { <SubjectPicker subject/> })}
         <div class="composer-drop" on:dragover=|e: leptos::ev::DragEvent| e.prevent_default() on:drop=on_drop>
         <ActionForm action=action attr:class="composer">
             {conversation.map(|id| view! { <input type="hidden" name="conversation" value=id/> })}
