@@ -26,37 +26,11 @@ hash="$(cat "$wasm_in" "$ROOT/style/main.css" "$0" | sha256sum | cut -c1-16)"
 out="$staging/pkg/$hash"
 mkdir -p "$out"
 # The main file and the pieces the lazy pages load (`app::routes`), with
-# `__wasm_split.js` that fetches and links a piece when it is first needed
-# and `__wasm_split_manifest.json`, which names the pieces of each split
-# point (the server preloads those a page uses).
+# `__wasm_split.js`, which fetches and links a piece when it is first needed.
 wasm-split-cli "$wasm_in" "$out" --target web --out-name "$name"
 wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
   --out-dir "$out" --out-name "$name" "$out/$name.wasm"
 rm "$out/$name.wasm"
-# The CLI keeps which pieces each cut needs to itself; they are in the
-# loader it writes. The server reads them back as the manifest, to preload
-# a page's pieces from its <head> (what cargo-leptos writes for Leptos).
-node - "$out" <<'JS'
-const fs = require('fs'), path = require('path');
-const dir = process.argv[2];
-const js = fs.readFileSync(path.join(dir, '__wasm_split.js'), 'utf8');
-const chunks = {};
-for (const m of js.matchAll(/const (__chunk_\d+) = makeLoad\(\(\) => \{\s*const src = fetch\(new URL\("\.\/(\w+)\.wasm"/g)) {
-  chunks[m[1]] = m[2];
-}
-const manifest = {};
-const cut = /export const __wasm_split_load_(\w+) = wrapAsyncCb\(makeLoad\(\(\) => \{\s*const src = fetch\(new URL\("\.\/(\w+)\.wasm"[\s\S]*?\n, \[([^\]]*)\]\)\);/g;
-for (const m of js.matchAll(cut)) {
-  const needs = m[3].split(',').map((s) => s.trim()).filter(Boolean);
-  for (const chunk of needs) if (!chunks[chunk]) throw new Error(`${m[1]} needs ${chunk}, which the loader does not define`);
-  manifest[m[1]] = [m[2], ...needs.map((chunk) => chunks[chunk])];
-}
-const cuts = (js.match(/export const __wasm_split_load_/g) || []).length;
-if (cuts === 0 || Object.keys(manifest).length !== cuts) {
-  throw new Error(`read ${Object.keys(manifest).length} of ${cuts} cuts from __wasm_split.js: has wasm-split-cli's output changed?`);
-}
-fs.writeFileSync(path.join(dir, '__wasm_split_manifest.json'), JSON.stringify(manifest, null, 1));
-JS
 for wasm in "$out"/*.wasm; do
   "$ROOT/tools/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
@@ -75,7 +49,6 @@ node - "$out" <<'JS'
 const fs = require('fs'), path = require('path'), zlib = require('zlib');
 const dir = process.argv[2];
 for (const file of fs.readdirSync(dir)) {
-  if (file.endsWith('.json')) continue; // read by the server only
   const data = fs.readFileSync(path.join(dir, file));
   fs.writeFileSync(path.join(dir, `${file}.br`), zlib.brotliCompressSync(data, {
     params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length },

@@ -73,9 +73,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// idle after painting it (2 s at the latest). Leptos' `HydrationScripts`
 /// also preloads the main files from the head, which makes the wasm
 /// download compete with the text and the stylesheet for the first paint;
-/// here the page is read first and made interactive right after. (The
-/// pieces of the wasm a page needs besides the main file are preloaded from
-/// the head by Leptos: see `routes`.)
+/// here the page is read first and made interactive right after; the
+/// pieces of the wasm a page needs besides the main file follow it (see
+/// `routes`).
 ///
 /// A piece fetched later can be gone: a tab opened before a deploy asks for
 /// its build's pieces, which the new servers do not have. The wasm then

@@ -360,13 +360,9 @@ fn router(
         sessions.layer(&settings.session, secure_cookies),
     )
     .build();
-    let split_manifest = site.split_manifest.clone();
     let provide_services = move || {
         provide_context(services.clone());
         crate::security::nonce_for_page();
-        if let Some(manifest) = &split_manifest {
-            provide_context(manifest.clone());
-        }
     };
     let oauth = OAuth::new(
         settings.oauth.clone(),
@@ -442,9 +438,6 @@ struct SiteFiles {
     pkg: std::path::PathBuf,
     output_name: String,
     hashed: bool,
-    /// Which pieces of the wasm each split point needs, so that a page's
-    /// `<head>` can preload the ones it will ask for (Leptos reads it).
-    split_manifest: Option<leptos::WasmSplitManifest>,
 }
 
 impl SiteFiles {
@@ -465,26 +458,10 @@ impl SiteFiles {
                                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
                     })
             });
-        let pkg = site_root.join("pkg");
-        let split_manifest = hashed_name
-            .as_deref()
-            .and_then(|name| name.rsplit_once('/'))
-            .and_then(|(dir, _)| {
-                let file = std::fs::read_to_string(pkg.join(dir).join("__wasm_split_manifest.json")).ok()?;
-                let pieces: std::collections::HashMap<String, Vec<String>> = serde_json::from_str(&file)
-                    .inspect_err(|error| tracing::error!(%error, "the site's wasm split manifest is unreadable; pages will not preload their wasm pieces"))
-                    .ok()?;
-                Some(leptos::WasmSplitManifest(leptos::prelude::ArcStoredValue::new((
-                    format!("/pkg/{dir}"),
-                    pieces,
-                    "__wasm_split.js".to_owned(),
-                ))))
-            });
         Self {
-            pkg,
+            pkg: site_root.join("pkg"),
             hashed: hashed_name.is_some(),
             output_name: hashed_name.unwrap_or_else(|| app::OUTPUT_NAME.to_owned()),
-            split_manifest,
         }
     }
 
