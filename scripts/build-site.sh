@@ -18,12 +18,10 @@ step "site -> $SITE_ROOT"
 staging="$(mktemp -d "$TARGET_DIR/site-staging.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 chmod 755 "$staging"
-# Everything of one build sits in a directory named after a hash of what it
-# is made from (the wasm, the stylesheet, this script), so a deploy never
-# mixes old and new files and browsers may keep them forever (`immutable`).
-# The server reads `<hash>/weasel` from `output-name`.
-hash="$(cat "$wasm_in" "$ROOT/style/main.css" "$0" | sha256sum | cut -c1-16)"
-out="$staging/pkg/$hash"
+# Built in `pkg/build`, then named after a hash of every file it holds (see
+# below). No file names its own directory: the pieces are fetched relative
+# to the loader.
+out="$staging/pkg/build"
 mkdir -p "$out"
 # The main file and the pieces the lazy pages load (`app::routes`), with
 # `__wasm_split.js`, which fetches and links a piece when it is first needed.
@@ -42,6 +40,13 @@ for js in "$out/$name.js" "$out/__wasm_split.js"; do
   mv "$js.min" "$js"
 done
 cp "$ROOT/style/main.css" "$out/$name.css"
+# Everything of one build sits in a directory named after a hash of its
+# files' content (what the tools made, not only what they were given), so a
+# deploy never mixes old and new files and browsers may keep them forever
+# (`immutable`). The server reads `<hash>/weasel` from `output-name`.
+hash="$(cd "$out" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)"
+mv "$out" "$staging/pkg/$hash"
+out="$staging/pkg/$hash"
 printf '%s\n' "$hash/$name" > "$staging/output-name"
 # Precompressed beside each file (brotli 11, gzip 9): served as they are,
 # never compressed again per request.
