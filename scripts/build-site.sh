@@ -12,7 +12,25 @@ pkg="$SITE_ROOT/pkg"
 wasm_in="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/weasel_frontend.wasm"
 
 step "wasm (hydrate)"
-cargo build --locked -p weasel-frontend --target wasm32-unknown-unknown --profile wasm-release
+# A panic in the browser stops the wasm at once (`-Cpanic=immediate-abort`),
+# without formatting a message nobody sees: the standard library is built
+# again with that strategy (`-Zbuild-std`, from the toolchain's `rust-src`,
+# which setup.sh installs), and file names and line numbers of panics are
+# left out (`-Zlocation-detail=none`). That is 19 KB brotli less of the 200 KB
+# a first visit may download (issue #14). The page recovers from such a stop
+# as from a missing piece: it loads itself again (`HydrationScript`).
+# RUSTC_BOOTSTRAP lets the stable toolchain take these flags; only this one
+# build sees it. WEASEL_WASM_PANIC_MESSAGES=1 builds the usual way, with
+# messages in the console, for debugging.
+std_src="$(rustc --print sysroot)/lib/rustlib/src/rust/library/std"
+if [ "${WEASEL_WASM_PANIC_MESSAGES:-0}" != 1 ] && [ -d "$std_src" ]; then
+  RUSTC_BOOTSTRAP=1 cargo build --locked -p weasel-frontend --target wasm32-unknown-unknown --profile wasm-release \
+    -Zbuild-std=std,panic_abort \
+    --config 'target.wasm32-unknown-unknown.rustflags=["-Zunstable-options", "-Cpanic=immediate-abort", "-Zlocation-detail=none"]'
+else
+  [ -d "$std_src" ] || note "no rust-src in this toolchain (rustup component add rust-src): panics keep their messages, the wasm is larger"
+  cargo build --locked -p weasel-frontend --target wasm32-unknown-unknown --profile wasm-release
+fi
 
 step "site -> $SITE_ROOT"
 staging="$(mktemp -d "$TARGET_DIR/site-staging.XXXXXX")"

@@ -42,6 +42,11 @@ if [ -z "${RUSTUP_TOOLCHAIN:-}" ] && ! ls "$(rustc --print sysroot)"/lib/rustlib
   fi
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt 2>/dev/null || true
+# The standard library's source: build-site.sh builds it again for the
+# browser, with panics that abort at once (a smaller wasm).
+if ! [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
+  timeout 300 rustup component add rust-src || note "rust-src cannot be installed here: the wasm keeps its panic messages (larger)"
+fi
 note "$(rustc --version) (${RUSTUP_TOOLCHAIN:-rustup default})"
 
 step "wasm-bindgen CLI"

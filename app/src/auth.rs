@@ -10,11 +10,11 @@ use crate::{
 
 #[derive(Clone, Copy)]
 pub struct Auth {
-    pub user: Resource<Result<Option<UserView>, AppError>>,
+    pub user: crate::codec::JsonResource<Result<Option<UserView>, AppError>>,
 }
 
 pub fn provide_auth() {
-    let user = Resource::new(|| (), |_| current_user());
+    let user = crate::codec::resource(|| (), |_| current_user());
     provide_context(Auth { user });
 }
 

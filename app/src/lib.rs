@@ -8,6 +8,7 @@
 
 pub mod api;
 mod auth;
+mod codec;
 pub mod dto;
 pub mod error;
 pub mod i18n;
@@ -83,6 +84,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// server, which sends the new build: the link the student just followed
 /// (the router had not moved yet), or else the page itself. At most once a
 /// minute, so a page that fails for another reason does not reload forever.
+/// A panic ends the same way: the wasm is built to stop at once on one
+/// (`scripts/build-site.sh`), and the student gets a working page back
+/// rather than buttons that no longer answer.
 #[component]
 fn HydrationScript(options: LeptosOptions) -> impl IntoView {
     let name = options.output_name.to_string();

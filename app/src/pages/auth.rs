@@ -253,7 +253,7 @@ fn oauth_message(code: &str, lang: crate::i18n::Lang) -> &'static str {
 #[component]
 fn OAuthButtons(next: Memo<String>) -> impl IntoView {
     let lang = use_lang();
-    let providers = Resource::new(|| (), |_| sign_in_providers());
+    let providers = crate::codec::resource(|| (), |_| sign_in_providers());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

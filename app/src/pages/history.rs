@@ -24,7 +24,7 @@ pub fn Sidebar() -> impl IntoView {
     // server call that also says whether anyone is signed in: a list resource
     // that depended on the user resource made server rendering fetch twice,
     // and the browser's hydration disagree with the HTML.
-    let first = Resource::new(
+    let first = crate::codec::resource(
         move || (location.pathname.get(), version.map(ListVersion::read)),
         |_| sidebar_conversations(),
     );
@@ -140,7 +140,7 @@ pub fn SearchPage() -> impl IntoView {
     let lang = use_lang();
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
-    let hits = Resource::new(q, search);
+    let hits = crate::codec::resource(q, search);
     view! {
         <Title text=lang.t("검색", "Search")/>
         <RequireUser>

@@ -15,13 +15,13 @@ pub use profile::Profile;
 pub use share::SharedPage;
 pub use solve::{Composer, ConversationPage};
 
-use leptos::{form::ActionForm, prelude::*};
+use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
 use crate::{
     api::SignOut,
-    auth::{reload_on_success, use_auth},
+    auth::use_auth,
     i18n::{Lang, use_lang},
     state::ListVersion,
 };
@@ -85,16 +85,20 @@ fn UserMenu() -> impl IntoView {
     }
 }
 
-/// Signing out from every page (a form, so it works without JavaScript too).
+/// Signing out from every page: a plain HTML form, before hydration and
+/// after. The server answers its post with a redirect to `/`
+/// (`api::redirect_form`), so the next page is loaded afresh, as every sign-in
+/// or sign-out does (`auth`). Not an `ActionForm`: that would bring the
+/// form-data decoder into the wasm every visitor downloads, for a button that
+/// needs no script at all.
 #[component]
 fn SignOutButton() -> impl IntoView {
     let lang = use_lang();
-    let sign_out = ServerAction::<SignOut>::new();
-    reload_on_success(sign_out.value(), || "/".to_string());
+    let url = <SignOut as leptos::server_fn::ServerFn>::url();
     view! {
-        <ActionForm action=sign_out attr:class="header-sign-out">
+        <form method="post" action=url class="header-sign-out">
             <button type="submit" class="link" data-testid="header-sign-out">{lang.t("로그아웃", "Sign out")}</button>
-        </ActionForm>
+        </form>
     }
 }
 

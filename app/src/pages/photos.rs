@@ -342,7 +342,7 @@ pub fn QuestionPhotos(ids: Vec<String>, #[prop(optional)] share: Option<String>)
 /// The message for a refusal body, or a general one.
 #[cfg(feature = "hydrate")]
 fn refusal_message(body: &str, lang: Lang) -> String {
-    serde_json::from_str::<crate::api::UploadRefusal>(body)
+    crate::codec::from_json::<crate::api::UploadRefusal>(body)
         .map(|r| r.message)
         .unwrap_or_else(|_| PhotoProblem::Unavailable.message(lang).into())
 }
@@ -448,7 +448,7 @@ mod browser {
         let status = xhr.status().unwrap_or(0);
         let body = xhr.response_text().ok().flatten().unwrap_or_default();
         if status == 201 {
-            serde_json::from_str(&body).map_err(|_| failed())
+            crate::codec::from_json(&body).map_err(|_| failed())
         } else if status == 413 {
             Err(PhotoProblem::TooLarge.message(lang).into())
         } else {

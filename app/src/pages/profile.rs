@@ -117,7 +117,7 @@ fn ProfileFor(user: UserView) -> impl IntoView {
 #[component]
 fn Usage() -> impl IntoView {
     let lang = use_lang();
-    let usage = Resource::new(|| (), |_| my_usage());
+    let usage = crate::codec::resource(|| (), |_| my_usage());
     let line = move |totals: UsageTotals| match lang {
         crate::i18n::Lang::Ko => format!(
             "질문 {}개 · 토큰 {} · {}",

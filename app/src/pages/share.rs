@@ -15,7 +15,7 @@ use crate::{
 #[component]
 pub fn SharedPage() -> impl IntoView {
     let params = use_params_map();
-    let shared = Resource::new(move || params.read().get("token").unwrap_or_default(), get_shared);
+    let shared = crate::codec::resource(move || params.read().get("token").unwrap_or_default(), get_shared);
     keep_out_of_search_engines();
     view! {
         <Meta name="robots" content="noindex, nofollow"/>

@@ -127,7 +127,7 @@ mod pending {
             let storage = window().local_storage().ok().flatten()?;
             let raw = storage.get_item(KEY).ok().flatten()?;
             let _ = storage.remove_item(KEY);
-            let Kept { subject, text, at } = serde_json::from_str(&raw).ok()?;
+            let Kept { subject, text, at } = crate::codec::from_json(&raw).ok()?;
             let fresh = now_ms().saturating_sub(at) < 3_600_000;
             (fresh && !text.trim().is_empty()).then_some((subject, text))
         }
@@ -366,7 +366,7 @@ pub fn Composer(#[prop(optional)] conversation: Option<i64>) -> impl IntoView {
 pub fn ConversationPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let conversation = Resource::new(
+    let conversation = crate::codec::resource(
         move || {
             (
                 params.read().get("id").and_then(|id| id.parse::<i64>().ok()),
@@ -866,7 +866,7 @@ mod live {
                     let Some(data) = event.data().as_string() else {
                         return;
                     };
-                    let Ok(delta) = serde_json::from_str::<Delta>(&data) else {
+                    let Ok(delta) = crate::codec::from_json::<Delta>(&data) else {
                         return;
                     };
                     text.update(|t| {
@@ -888,7 +888,7 @@ mod live {
                     if let Some(done) = event
                         .data()
                         .as_string()
-                        .and_then(|d| serde_json::from_str::<Done>(&d).ok())
+                        .and_then(|d| crate::codec::from_json::<Done>(&d).ok())
                     {
                         error.set(done.error);
                         usage.set(done.usage);
