@@ -22,6 +22,35 @@ pub fn use_auth() -> Auth {
     expect_context::<Auth>()
 }
 
+/// The name of the cookie that carries a session (set by the server's
+/// session layer, only once there is something to keep).
+pub const SESSION_COOKIE: &str = "weasel_session";
+
+/// Whether the page being rendered needs its WebAssembly. A shared answer
+/// opened by someone with no session is read-only, and everything on it is
+/// a plain link or a plain form (the header, the language switch, the
+/// photos): it is sent without any script, so a friend's phone downloads
+/// the page, the stylesheet and the photos, and nothing else. Anyone
+/// signed in gets the whole application (their conversation list).
+pub fn page_needs_script() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>().is_none_or(|parts| {
+            let has_session = parts
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|cookies| cookies.split(';'))
+                .any(|pair| pair.trim().split_once('=').is_some_and(|(name, _)| name == SESSION_COOKIE));
+            !parts.uri.path().starts_with("/s/") || has_session
+        })
+    }
+    // A page that runs the wasm is one that needs it.
+    #[cfg(not(feature = "ssr"))]
+    true
+}
+
 /// After `action` succeeds, loads `target` as a whole new page, so everything
 /// on screen is rendered afresh (a new session, a renamed or shared conversation).
 /// (Before hydration the server's 302 does the same; see `api::redirect_form`.)

@@ -8,6 +8,7 @@
 
 pub mod api;
 mod auth;
+pub use auth::SESSION_COOKIE;
 mod codec;
 pub mod dto;
 pub mod error;
@@ -87,8 +88,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// A panic ends the same way: the wasm is built to stop at once on one
 /// (`scripts/build-site.sh`), and the student gets a working page back
 /// rather than buttons that no longer answer.
+///
+/// A page that needs no script (`auth::page_needs_script`) gets none.
 #[component]
 fn HydrationScript(options: LeptosOptions) -> impl IntoView {
+    if !auth::page_needs_script() {
+        return None;
+    }
     let name = options.output_name.to_string();
     let pkg = options.site_pkg_dir.to_string();
     let script = format!(
@@ -112,7 +118,7 @@ fn HydrationScript(options: LeptosOptions) -> impl IntoView {
         js = format!("/{pkg}/{name}.js"),
         wasm = format!("/{pkg}/{name}_bg.wasm"),
     );
-    view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
+    Some(view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> })
 }
 
 /// Every view awaits its resources inside `Suspend::new(async { r.await })`

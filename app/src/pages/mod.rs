@@ -35,8 +35,8 @@ pub fn Layout(children: Children) -> impl IntoView {
     view! {
         // The browser entry point (`weasel-frontend`) sets `true` once the
         // whole page is hydrated, its lazy piece included; end-to-end tests
-        // wait for it.
-        <div class="app" data-hydrated="false">
+        // wait for it. A page sent without its wasm says `static`.
+        <div class="app" data-hydrated=if crate::auth::page_needs_script() { "false" } else { "static" }>
             <header class="app-header">
                 <a class="brand" href="/">
                     <img src="/favicon.svg" alt="" width="28" height="28"/>

@@ -20,7 +20,7 @@ use crate::{
     storage::{Storage, StorageError},
 };
 
-pub const COOKIE_NAME: &str = "weasel_session";
+pub const COOKIE_NAME: &str = app::SESSION_COOKIE;
 
 /// The application's session store: the database, with a moment's cache.
 #[derive(Clone)]
