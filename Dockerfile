@@ -20,7 +20,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly;
 # wasm-split-cli cuts the wasm where Leptos' lazy routes are (build-site.sh).
+# rust-src: build-site.sh rebuilds the standard library for the browser
+# (panics that abort at once, a smaller wasm).
 RUN rustup target add wasm32-unknown-unknown \
+    && rustup component add rust-src \
     && cargo install --locked cargo-chef --version 0.1.78 \
     && cargo install wasm-bindgen-cli --version 0.2.130 \
     && cargo install --locked wasm_split_cli_support --version 0.2.4 --features build-binary
@@ -35,9 +38,9 @@ FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
 # The wasm's compiler flags (erased component types), before the cached build.
 COPY .cargo .cargo
-RUN cargo chef cook --locked --release -p weasel-server --recipe-path recipe.json \
-    && cargo chef cook --locked --profile wasm-release --target wasm32-unknown-unknown \
-        -p weasel-frontend --recipe-path recipe.json
+# The server's dependencies only: the wasm's are built by build-site.sh with
+# its own standard library and flags, which a cached layer would not match.
+RUN cargo chef cook --locked --release -p weasel-server --recipe-path recipe.json
 COPY tools/package.json tools/package-lock.json tools/
 RUN npm --prefix tools ci --no-audit --no-fund
 COPY . .

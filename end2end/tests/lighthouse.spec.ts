@@ -29,13 +29,15 @@ test('Lighthouse, mobile preset: home and a conversation', async ({ page, contex
     return JSON.parse(stdout.trim().split('\n').pop()!)[0];
   };
   const scores = [await run(`${baseURL}/`, false), await run(`${baseURL}${conversation.pathname}`, true)];
-  // The goal is performance 95 (issue #14). Hydrating the page blocks this
-  // 2-core machine's main thread for 60-90 ms (x4 simulated: 250-400 ms of
-  // Total Blocking Time), which puts a conversation at 88-97 from run to run,
-  // so a gate at 95 would fail at random. The gate is a floor that catches
-  // a regression (a blocking script, a layout shift, a slow first paint);
-  // the printed scores say how far from 95 the page is.
-  const floor = Number(process.env.WEASEL_LH_PERFORMANCE_FLOOR ?? 85);
+  // The goal is performance 95 (issue #14). Loading and hydrating a
+  // conversation blocks this 2-core machine's main thread twice: the main
+  // wasm's start (~50 ms) and hydration with the students' piece (~75 ms),
+  // x4 simulated: 150-290 ms of Total Blocking Time, which puts a
+  // conversation at 94-99 from run to run (medians 95-97, 2026-12-06), so a
+  // gate at 95 would fail at random. The gate is a floor that catches a
+  // regression (a blocking script, a layout shift, a slow first paint); the
+  // printed scores say how far from 95 the page is.
+  const floor = Number(process.env.WEASEL_LH_PERFORMANCE_FLOOR ?? 90);
   for (const s of scores) {
     if (s.performance < 95) console.log(`${s.url}: performance ${s.performance} is under the goal of 95 (floor ${floor})`);
     expect.soft(s.performance, `performance of ${s.url}`).toBeGreaterThanOrEqual(floor);
