@@ -42,7 +42,11 @@ pub fn page_needs_script() -> bool {
                 .iter()
                 .filter_map(|value| value.to_str().ok())
                 .flat_map(|cookies| cookies.split(';'))
-                .any(|pair| pair.trim().split_once('=').is_some_and(|(name, _)| name == SESSION_COOKIE));
+                .any(|pair| {
+                    pair.trim()
+                        .split_once('=')
+                        .is_some_and(|(name, _)| name == SESSION_COOKIE)
+                });
             !parts.uri.path().starts_with("/s/") || has_session
         })
     }
