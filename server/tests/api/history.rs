@@ -371,6 +371,20 @@ async fn a_share_link_shows_the_conversation_to_anyone_until_revoked() {
         assert!(html.contains("<math"), "math is rendered on the server");
         assert!(html.contains(r#"<meta name="robots" content="noindex, nofollow""#));
         assert!(!html.contains("sharer@example.com"), "no author email");
+        // Read-only and made of links: sent without any script to a visitor,
+        // with the whole application to someone signed in (their list).
+        assert!(
+            !html.contains(r#"<script type="module""#),
+            "a visitor's share page has no wasm loader"
+        );
+        assert!(html.contains(r#"data-hydrated="static""#));
+        let own = alice.get(app.url(&format!("/s/{token}"))).send().await.unwrap();
+        let own = own.text().await.unwrap();
+        assert!(
+            own.contains(r#"<script type="module""#),
+            "a signed-in reader gets the application"
+        );
+        assert!(own.contains(r#"data-hydrated="false""#));
         let shared: Value = app
             .call(&app.browser(), "shared", &[("token", &token)])
             .await
