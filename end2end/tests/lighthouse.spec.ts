@@ -32,11 +32,13 @@ test('Lighthouse, mobile preset: home and a conversation', async ({ page, contex
   // The goal is performance 95 (issue #14). Loading and hydrating a
   // conversation blocks this 2-core machine's main thread twice: the main
   // wasm's start (~50 ms) and hydration with the students' piece (~75 ms),
-  // x4 simulated: 150-290 ms of Total Blocking Time, which puts a
-  // conversation at 94-99 from run to run (medians 95-97, 2026-12-06), so a
-  // gate at 95 would fail at random. The gate is a floor that catches a
-  // regression (a blocking script, a layout shift, a slow first paint); the
-  // printed scores say how far from 95 the page is.
+  // x4 simulated: 150-400 ms of Total Blocking Time, which puts a
+  // conversation at 90-99 from run to run (medians 94-98, 2026-12-06), so a
+  // gate at 95 would fail at random. Most of the hydration task is V8
+  // compiling each wasm function on its first call (a Chromium trace:
+  // `wasm.CompileLazy` 108 of 143 ms), not running it. The gate is a floor
+  // that catches a regression (a blocking script, a layout shift, a slow
+  // first paint); the printed scores say how far from 95 the page is.
   const floor = Number(process.env.WEASEL_LH_PERFORMANCE_FLOOR ?? 90);
   for (const s of scores) {
     if (s.performance < 95) console.log(`${s.url}: performance ${s.performance} is under the goal of 95 (floor ${floor})`);
