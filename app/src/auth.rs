@@ -41,12 +41,7 @@ pub fn page_needs_script() -> bool {
                 .get_all(http::header::COOKIE)
                 .iter()
                 .filter_map(|value| value.to_str().ok())
-                .flat_map(|cookies| cookies.split(';'))
-                .any(|pair| {
-                    pair.trim()
-                        .split_once('=')
-                        .is_some_and(|(name, _)| name == SESSION_COOKIE)
-                });
+                .any(|cookies| crate::cookie(cookies, SESSION_COOKIE).is_some());
             !parts.uri.path().starts_with("/s/") || has_session
         })
     }

@@ -40,12 +40,9 @@ impl Lang {
 
     /// From a `Cookie` header and an `Accept-Language` header.
     pub fn negotiate(cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
-        let from_cookie = cookie.and_then(|cookies| {
-            cookies.split(';').find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                (name == LANG_COOKIE).then(|| Lang::from_code(value)).flatten()
-            })
-        });
+        let from_cookie = cookie
+            .and_then(|cookies| crate::cookie(cookies, LANG_COOKIE))
+            .and_then(Lang::from_code);
         from_cookie
             .or_else(|| {
                 // The first supported language in the browser's order of preference.

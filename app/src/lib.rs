@@ -38,6 +38,14 @@ pub fn server_html(make: impl FnOnce() -> String) -> String {
 #[cfg(feature = "ssr")]
 pub mod ports;
 
+/// The value of the cookie `name` in a `Cookie` header.
+fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name).then_some(value)
+    })
+}
+
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Title, provide_meta_context};
 use leptos_router::{
@@ -85,9 +93,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// server, which sends the new build: the link the student just followed
 /// (the router had not moved yet), or else the page itself. At most once a
 /// minute, so a page that fails for another reason does not reload forever.
-/// A panic ends the same way: the wasm is built to stop at once on one
-/// (`scripts/build-site.sh`), and the student gets a working page back
-/// rather than buttons that no longer answer.
+/// A panic ends the same way (the wasm aborts; `scripts/build-site.sh`
+/// makes it do so at once, without a message), and the student gets a
+/// working page back rather than buttons that no longer answer.
 ///
 /// A page that needs no script (`auth::page_needs_script`) gets none.
 #[component]
