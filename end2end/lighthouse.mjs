@@ -8,9 +8,10 @@
 // [{ url, performance, accessibility, bestPractices }], scores out of 100.
 //
 // Two things keep one noisy run of a shared 2-core machine from deciding:
-// - each page is measured WEASEL_LH_RUNS times (default 3) and the run with
+// - each page is measured WEASEL_LH_RUNS times (default 5) and the run with
 //   the median performance score is reported (Lighthouse's docs on
-//   variability: run several times, use the median);
+//   variability: run several times, use the median; five is what they
+//   suggest for a stable median);
 // - the CPU slowdown is calibrated to the machine, as Lighthouse's docs on
 //   throttling ask ("on a weaker machine, lower it from the default of 4x"):
 //   every run's page load is gathered once, then audited with the multiplier
@@ -37,7 +38,7 @@ function calibrated(benchmarkIndex) {
 }
 
 const urls = process.argv.slice(2);
-const RUNS = Math.max(1, Number(process.env.WEASEL_LH_RUNS ?? 3));
+const RUNS = Math.max(1, Number(process.env.WEASEL_LH_RUNS ?? 5));
 if (urls.length === 0) {
   console.error('usage: node lighthouse.mjs <url> [<url> ...]');
   process.exit(2);

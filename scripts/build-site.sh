@@ -47,8 +47,15 @@ wasm-split-cli "$wasm_in" "$out" --target web --out-name "$name"
 wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
   --out-dir "$out" --out-name "$name" "$out/$name.wasm"
 rm "$out/$name.wasm"
+# -O3, not -Oz: Chromium compiles each wasm function on its first call, on
+# the main thread, and that was 80 % of the task that hydrates a
+# conversation (a Chromium trace: 54 of 67 ms), much of it a fixed cost per
+# function. -O3 inlines more, so hydrating a conversation compiles 1,923
+# functions instead of 2,684 and Lighthouse's Total Blocking Time of a
+# conversation drops by about a quarter; brotli makes the files the same
+# size (main +0.4 KB, the students' piece -2.4 KB), measured 2026-12-06.
 for wasm in "$out"/*.wasm; do
-  "$ROOT/tools/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  "$ROOT/tools/node_modules/.bin/wasm-opt" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$wasm" -o "$wasm"
 done

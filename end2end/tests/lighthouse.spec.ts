@@ -8,7 +8,7 @@ import { test, expect, hydrated, signUp, unique } from './fixtures';
 type Scores = { url: string; performance: number; accessibility: number; bestPractices: number };
 
 test('Lighthouse, mobile preset: home and a conversation', async ({ page, context, baseURL }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(420_000);
   await signUp(context, unique('lighthouse'));
   await page.goto('/');
   await hydrated(page);
@@ -29,17 +29,16 @@ test('Lighthouse, mobile preset: home and a conversation', async ({ page, contex
     return JSON.parse(stdout.trim().split('\n').pop()!)[0];
   };
   const scores = [await run(`${baseURL}/`, false), await run(`${baseURL}${conversation.pathname}`, true)];
-  // The goal is performance 95 (issue #14). Loading and hydrating a
-  // conversation blocks this 2-core machine's main thread twice: the main
-  // wasm's start (~50 ms) and hydration with the students' piece (~75 ms),
-  // x4 simulated: 150-400 ms of Total Blocking Time, which puts a
-  // conversation at 90-99 from run to run (medians 94-98, 2026-12-06), so a
-  // gate at 95 would fail at random. Most of the hydration task is V8
-  // compiling each wasm function on its first call (a Chromium trace:
-  // `wasm.CompileLazy` 108 of 143 ms), not running it. The gate is a floor
-  // that catches a regression (a blocking script, a layout shift, a slow
-  // first paint); the printed scores say how far from 95 the page is.
-  const floor = Number(process.env.WEASEL_LH_PERFORMANCE_FLOOR ?? 90);
+  // Performance 95 is the goal (issue #14) and the gate. A conversation's
+  // score is decided by its Total Blocking Time: hydrating it is one task on
+  // the main thread, and most of that task is Chromium compiling each wasm
+  // function on its first call (a trace: `wasm.CompileLazy` 54 of 67 ms),
+  // a cost mostly per function. `scripts/build-site.sh` optimises the wasm
+  // with wasm-opt -O3, which inlines more than -Oz: 1,923 functions compiled
+  // instead of 2,684, and about a quarter less blocking time. Single runs
+  // still swing with the machine (94-100 on 2026-12-06, medians of five
+  // 98-100), hence the median of five runs (`WEASEL_LH_RUNS`).
+  const floor = Number(process.env.WEASEL_LH_PERFORMANCE_FLOOR ?? 95);
   for (const s of scores) {
     if (s.performance < 95) console.log(`${s.url}: performance ${s.performance} is under the goal of 95 (floor ${floor})`);
     expect.soft(s.performance, `performance of ${s.url}`).toBeGreaterThanOrEqual(floor);
