@@ -10,8 +10,7 @@
 // Two things keep one noisy run of a shared 2-core machine from deciding:
 // - each page is measured WEASEL_LH_RUNS times (default 5) and the run with
 //   the median performance score is reported (Lighthouse's docs on
-//   variability: run several times, use the median; five is what they
-//   suggest for a stable median);
+//   variability: run several times, use the median);
 // - the CPU slowdown is calibrated to the machine, as Lighthouse's docs on
 //   throttling ask ("on a weaker machine, lower it from the default of 4x"):
 //   every run's page load is gathered once, then audited with the multiplier
