@@ -2,7 +2,7 @@
 //!
 //! `answer_bench --server target/release/weasel-server [--n 100,1000]
 //! [--rate 25,60] [--db sqlite,postgres] [--bytes 2000-9000] [--ramp 10]
-//! [--auth-cache SECONDS] [--students COUNT] [--no-floor]`
+//! [--auth-cache SECONDS] [--students COUNT] [--no-floor] [--keep]`
 //!
 //! For each combination it starts the real server binary as a process of its
 //! own, on a new database, pointed at a Bedrock emulator in this process
@@ -19,8 +19,9 @@
 //! - the server's resident memory per open stream, CPU seconds per answer;
 //! - database writes per answer: journal pieces and their encoded bytes
 //!   (the server's counters), bytes written to disk (SQLite: the process's write_bytes;
-//!   PostgreSQL: WAL bytes), and write amplification = bytes written ÷ final
-//!   size;
+//!   PostgreSQL: WAL bytes, and with them the table and index pages it
+//!   wrote; both after a checkpoint), and write amplification = bytes
+//!   written ÷ final size;
 //! - answers complete, lost, and whether every reader's text equals the
 //!   emulator's, byte for byte.
 //!
@@ -70,6 +71,8 @@ struct Options {
     auth_cache: Option<u64>,
     /// How many students ask (answers are dealt round-robin).
     students: Option<usize>,
+    /// Keep each run's directory (SQLite's files, the server's log).
+    keep: bool,
 }
 
 fn list<T: std::str::FromStr>(value: &str, what: &str) -> Vec<T> {
@@ -90,12 +93,17 @@ fn options() -> Options {
         floor: true,
         auth_cache: None,
         students: None,
+        keep: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         if flag == "--no-floor" {
             options.floor = false;
+            continue;
+        }
+        if flag == "--keep" {
+            options.keep = true;
             continue;
         }
         let value = args.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -189,11 +197,7 @@ fn usage(pid: u32, ticks_per_s: f64) -> Usage {
         .split_whitespace()
         .collect();
     let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    let write_bytes = read("io")
-        .lines()
-        .find_map(|l| l.strip_prefix("write_bytes:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let write_bytes = io_write_bytes(&read("io"));
     Usage {
         rss_kib,
         cpu_s: (tick(11) + tick(12)) / ticks_per_s,
@@ -465,6 +469,12 @@ async fn start_server(
     let log = std::fs::File::create(dir.join("server.log")).expect("server log");
     let mut command = Command::new(&options.server);
     command.env_clear();
+    // Settings an experiment may vary, passed on from the benchmark's own environment.
+    for name in ["WEASEL_SQLITE_CHECKPOINT_PAGES", "WEASEL_DB_MAX_CONNECTIONS"] {
+        if let Ok(value) = std::env::var(name) {
+            command.env(name, value);
+        }
+    }
     if let Some(secs) = options.auth_cache {
         command.env("WEASEL_AUTH_CACHE_SECS", secs.to_string());
     }
@@ -525,6 +535,47 @@ async fn wal_bytes(database_url: &str) -> Option<u64> {
         .await
         .ok()
         .map(|b| b as u64)
+}
+
+/// Bytes of table and index pages PostgreSQL has written (by its
+/// checkpointer, its background writer and its backends), after a
+/// `CHECKPOINT`: the pages a run dirtied are then on disk, not waiting in
+/// shared buffers. With its WAL, what the database wrote, as SQLite's
+/// process count below is.
+async fn postgres_page_bytes(database_url: &str) -> Option<u64> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(database_url).await.ok()?;
+    sqlx::query("CHECKPOINT").execute(&mut conn).await.ok()?;
+    sqlx::query_scalar::<_, i64>(
+        "SELECT (buffers_checkpoint + buffers_clean + buffers_backend) * current_setting('block_size')::bigint
+         FROM pg_stat_bgwriter",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .ok()
+    .map(|b| b as u64)
+}
+
+/// SQLite: copies what the WAL holds into the database file, as the
+/// server's next automatic checkpoint would, from this process; the bytes
+/// that took. Without it a run would not pay for the pages it left in the WAL.
+async fn sqlite_checkpoint_bytes(database_url: &str) -> u64 {
+    use sqlx::Connection;
+    let before = io_write_bytes(&std::fs::read_to_string("/proc/self/io").unwrap_or_default());
+    if let Ok(mut conn) = sqlx::SqliteConnection::connect(database_url).await {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await;
+        let _ = conn.close().await;
+    }
+    io_write_bytes(&std::fs::read_to_string("/proc/self/io").unwrap_or_default()).saturating_sub(before)
+}
+
+fn io_write_bytes(io: &str) -> u64 {
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
@@ -603,6 +654,10 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
     let fetch_metrics = || async { reqwest::get(&server.metrics).await.ok()?.text().await.ok() };
     let metrics_before = fetch_metrics().await.unwrap_or_default();
     let wal_before = wal_bytes(&database_url).await;
+    let pg_pages_before = postgres_page_bytes(&database_url).await;
+    if backend == Backend::Sqlite {
+        sqlite_checkpoint_bytes(&database_url).await;
+    }
     let tcp_before = tcp_counters();
     let before = usage(pid, ticks);
 
@@ -716,6 +771,11 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
     let (peak_rss, peak_open) = sampler.await.unwrap_or((0, 0));
     let after = usage(pid, ticks);
     let wal_after = wal_bytes(&database_url).await;
+    let pg_pages_after = postgres_page_bytes(&database_url).await;
+    let sqlite_rest = match backend {
+        Backend::Sqlite => sqlite_checkpoint_bytes(&database_url).await,
+        Backend::Postgres => 0,
+    };
     let metrics_after = fetch_metrics().await.unwrap_or_default();
     let delta = |name: &str| counter(&metrics_after, name) - counter(&metrics_before, name);
     let answers = (n - refused).max(1) as f64;
@@ -835,11 +895,20 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
     );
     let final_size = final_bytes.max(1) as f64;
     let logical = (chunk_bytes + row_bytes) / final_size;
-    let (disk_what, disk) = match (wal_before, wal_after) {
-        (Some(b), Some(a)) => ("WAL bytes (whole cluster)", a.saturating_sub(b)),
+    // The log alone (PostgreSQL's WAL), and everything the database wrote
+    // once the run's pages were checkpointed: comparable between the two.
+    let (disk_what, disk) = match (wal_before, wal_after, pg_pages_before, pg_pages_after) {
+        (Some(b), Some(a), Some(pb), Some(pa)) => (
+            format!(
+                "WAL bytes (whole cluster) per answer {:.0} ({:.2}× the text); WAL and the pages PostgreSQL wrote, checkpointed,",
+                a.saturating_sub(b) as f64 / answers,
+                a.saturating_sub(b) as f64 / final_bytes.max(1) as f64,
+            ),
+            a.saturating_sub(b) + pa.saturating_sub(pb),
+        ),
         _ => (
-            "bytes the server process wrote to disk",
-            after.write_bytes.saturating_sub(before.write_bytes),
+            "bytes the server process wrote, the WAL's rest checkpointed,".to_string(),
+            after.write_bytes.saturating_sub(before.write_bytes) + sqlite_rest,
         ),
     };
     println!(
@@ -854,6 +923,16 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
         disk as f64 / answers,
         disk as f64 / final_size,
     );
+    let (batches, batched) = (
+        delta("weasel_question_batch_size_count"),
+        delta("weasel_question_batch_size_sum"),
+    );
+    if batches > 0.0 {
+        println!(
+            "  questions: {batched:.0} written in {batches:.0} transactions ({:.2} per transaction)",
+            batched / batches
+        );
+    }
     let p99_added = p99(&added);
     let p99_first = p99(&first_token);
     println!(
@@ -868,7 +947,11 @@ async fn run(n: usize, rate: u64, backend: Backend, options: &Options) -> bool {
         verdict(other_end + differing + refused + never_reached == 0),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
+    if options.keep {
+        println!("  kept: {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     if let Some(name) = pg_name {
         postgres::drop_database(&name).await;
     }

@@ -157,10 +157,7 @@ async fn measure(label: &str, storage: Storage) {
 #[tokio::main]
 async fn main() {
     let dir = std::env::temp_dir().join(format!("weasel-history-bench-{}", uuid::Uuid::new_v4().simple()));
-    let sqlite = DatabaseSettings {
-        url: format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
-        max_connections: 4,
-    };
+    let sqlite = DatabaseSettings::new(format!("sqlite://{}/bench.db?mode=rwc", dir.display()), 4);
     measure("SQLite", Storage::connect(&sqlite).await.unwrap()).await;
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -173,10 +170,7 @@ async fn main() {
         .unwrap();
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&name);
-    let postgres = DatabaseSettings {
-        url: url.to_string(),
-        max_connections: 4,
-    };
+    let postgres = DatabaseSettings::new(url.to_string(), 4);
     let storage = Storage::connect(&postgres).await.unwrap();
     measure("PostgreSQL", storage.clone()).await;
     storage.close().await;

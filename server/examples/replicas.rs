@@ -426,10 +426,10 @@ async fn run(options: &Options, dir: &Path, database_url: &str) -> Vec<String> {
     }
 
     // Everything from phases 2–3 ends complete, byte-exact.
-    let storage = weasel_server::storage::Storage::connect(&weasel_server::config::DatabaseSettings {
-        url: database_url.to_string(),
-        max_connections: 4,
-    })
+    let storage = weasel_server::storage::Storage::connect(&weasel_server::config::DatabaseSettings::new(
+        database_url,
+        4,
+    ))
     .await
     .expect("database");
     let mut latencies = vec![];

@@ -321,7 +321,23 @@ pub struct DatabaseSettings {
     /// printed as is (see [`redact_url`]).
     pub url: String,
     pub max_connections: u32,
+    /// SQLite: pages of WAL (1 KB each in a new file) between checkpoints.
+    pub sqlite_checkpoint_pages: u32,
 }
+
+impl DatabaseSettings {
+    /// The database at `url`, with the defaults for everything else.
+    pub fn new(url: impl Into<String>, max_connections: u32) -> Self {
+        DatabaseSettings {
+            url: url.into(),
+            max_connections,
+            sqlite_checkpoint_pages: DEFAULT_SQLITE_CHECKPOINT_PAGES,
+        }
+    }
+}
+
+/// See `storage::connect_sqlite` for why this many.
+pub const DEFAULT_SQLITE_CHECKPOINT_PAGES: u32 = 10_000;
 
 #[derive(Clone, Debug)]
 pub struct LogSettings {
@@ -413,6 +429,18 @@ impl Settings {
         )?;
         if max_connections == 0 {
             return Err(problem("WEASEL_DB_MAX_CONNECTIONS", "must be at least 1".into()));
+        }
+        let sqlite_checkpoint_pages: u32 = parse(
+            "WEASEL_SQLITE_CHECKPOINT_PAGES",
+            lookup("WEASEL_SQLITE_CHECKPOINT_PAGES"),
+            &DEFAULT_SQLITE_CHECKPOINT_PAGES.to_string(),
+            "a whole number of pages, from 1000 to 1000000",
+        )?;
+        if !(1_000..=1_000_000).contains(&sqlite_checkpoint_pages) {
+            return Err(problem(
+                "WEASEL_SQLITE_CHECKPOINT_PAGES",
+                "must be from 1000 to 1000000".into(),
+            ));
         }
 
         let site_root = PathBuf::from(
@@ -565,7 +593,11 @@ impl Settings {
             listen_addr,
             metrics_addr,
             public_url,
-            database: DatabaseSettings { url, max_connections },
+            database: DatabaseSettings {
+                url,
+                max_connections,
+                sqlite_checkpoint_pages,
+            },
             site_root,
             log: LogSettings { format, filter },
             environment,
@@ -863,6 +895,7 @@ impl fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &redact_url(&self.url))
             .field("max_connections", &self.max_connections)
+            .field("sqlite_checkpoint_pages", &self.sqlite_checkpoint_pages)
             .finish()
     }
 }
@@ -945,6 +978,21 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "WEASEL_PUBLIC_URL"
+        );
+        for pages in ["0", "999", "many"] {
+            assert_eq!(
+                settings(&[("WEASEL_SQLITE_CHECKPOINT_PAGES", pages)])
+                    .unwrap_err()
+                    .variable,
+                "WEASEL_SQLITE_CHECKPOINT_PAGES"
+            );
+        }
+        assert_eq!(
+            settings(&[("WEASEL_SQLITE_CHECKPOINT_PAGES", "50000")])
+                .unwrap()
+                .database
+                .sqlite_checkpoint_pages,
+            50_000
         );
     }
 

@@ -25,6 +25,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 pub mod events;
+mod grouped;
 mod reads;
 mod replicas;
 pub mod service;
@@ -34,8 +35,8 @@ use crate::{
     model::{ModelError, ModelEvent, ModelProvider, ModelRequest, Purpose, Turn, Usage},
     spending,
     storage::{
-        AnswerOutcome, Chunk, Conversation, ConversationId, End, Message, MessageId, MessageStatus,
-        NewQuestion, Refused, Reservation, Role, Storage, StorageError, Subject, UserId,
+        AnswerOutcome, Chunk, Conversation, ConversationId, End, Message, MessageId, MessageStatus, Refused,
+        Reservation, Role, Storage, StorageError, Subject, UserId,
     },
 };
 
@@ -305,6 +306,10 @@ pub struct Solver {
     ends: Mutex<Vec<QueuedEnd>>,
     /// What conversation titles cost since the last flush, per day.
     title_spend: Mutex<HashMap<String, i64>>,
+    /// Questions waiting for SQLite's writer, written together.
+    questions: grouped::QuestionQueue,
+    /// Titles waiting for the next flush (SQLite), stored together.
+    titles: Mutex<Vec<grouped::QueuedTitle>>,
     /// The last heartbeat reached the database and was written.
     writable: AtomicBool,
     /// Shutting down: no new questions; answers in progress finish.
@@ -449,6 +454,8 @@ impl Solver {
             flushing: tokio::sync::Mutex::new(()),
             ends: Mutex::default(),
             title_spend: Mutex::default(),
+            questions: Default::default(),
+            titles: Mutex::default(),
             writable: AtomicBool::new(true),
             draining: AtomicBool::new(false),
             deadline: CancellationToken::new(),
@@ -457,6 +464,11 @@ impl Solver {
         let flusher = flush_forever(Arc::downgrade(&solver));
         let storage = solver.storage.clone();
         tokio::spawn(async move { storage.on_writes_thread(flusher).await });
+        if solver.storage.groups_writes() {
+            let questions = grouped::store_questions_forever(Arc::downgrade(&solver));
+            let storage = solver.storage.clone();
+            tokio::spawn(async move { storage.on_writes_thread(questions).await });
+        }
         tokio::spawn(replicas::keep_forever(Arc::downgrade(&solver)));
         tokio::spawn(replicas::mirror_forever(
             Arc::downgrade(&solver),
@@ -510,6 +522,7 @@ impl Solver {
                 *self.title_spend.lock().unwrap().entry(day).or_default() += micros;
             }
         }
+        self.store_waiting_titles().await;
         let ends = std::mem::take(&mut *self.ends.lock().unwrap());
         let live: Vec<(MessageId, Arc<LiveAnswer>)> = self
             .live
@@ -583,14 +596,14 @@ impl Solver {
 
     /// Records how answer `id` ended: on SQLite with the next flush (see
     /// [`Self::flush`]), on PostgreSQL at once, alone
-    /// ([`Storage::groups_ends`]).
+    /// ([`Storage::groups_writes`]).
     async fn record_end(
         &self,
         id: MessageId,
         status: MessageStatus,
         outcome: &AnswerOutcome,
     ) -> Result<(), Arc<StorageError>> {
-        if !self.storage.groups_ends() {
+        if !self.storage.groups_writes() {
             return self
                 .storage
                 .finish_answer(id, status, outcome)
@@ -665,33 +678,19 @@ impl Solver {
         } else {
             title_from(question)
         };
-        // The write, made again for a second try.
-        let write = {
-            let (storage, conversation) = (self.storage.clone(), existing.as_ref().map(|c| c.id));
-            let (title, text, images) = (provisional.clone(), question.to_string(), images.to_vec());
-            let (model_id, limits) = (self.model.model_id().to_string(), self.spending.limits);
-            let (owner, lease) = (self.replica.instance_id.clone(), self.replica.lease);
-            move || {
-                let (storage, title, text, images) =
-                    (storage.clone(), title.clone(), text.clone(), images.clone());
-                let (model_id, owner, reservation) = (model_id.clone(), owner.clone(), reservation.clone());
-                async move {
-                    let new = NewQuestion {
-                        user,
-                        conversation,
-                        subject,
-                        title: &title,
-                        question: &text,
-                        images: &images,
-                        transcribed: transcribed && !images.is_empty(),
-                        model_id: &model_id,
-                        reservation,
-                        limits: &limits,
-                        lease: (&owner, lease),
-                    };
-                    storage.begin_question(&new).await
-                }
-            }
+        let question_to_store = grouped::Question {
+            user,
+            conversation: existing.as_ref().map(|c| c.id),
+            subject,
+            title: provisional.clone(),
+            text: question.to_string(),
+            images: images.to_vec(),
+            transcribed,
+            model_id: self.model.model_id().to_string(),
+            reservation,
+            limits: self.spending.limits,
+            owner: self.replica.instance_id.clone(),
+            lease: self.replica.lease,
         };
         // Stored and started in a task of its own: a request dropped while
         // the question is written (the browser gone) cannot leave an answer
@@ -703,7 +702,7 @@ impl Solver {
         // model is called). Photos are read with the history, so not then.
         let known_history = existing.is_none() && images.is_empty();
         let started = tokio::spawn(async move {
-            let mut begun = solver.storage.on_writes_thread(write()).await;
+            let mut begun = solver.store_question(question_to_store.clone()).await;
             // A question the database was too busy to take waits once more
             // before it is refused: the student has already waited, and
             // what it waits for is the one write an answer needs before the
@@ -711,7 +710,7 @@ impl Solver {
             // memory, `auth::cache`). Nothing was written by the first try.
             if matches!(&begun, Err(err) if err.is_overloaded()) {
                 metrics::counter!("weasel_questions_waited_again_total").increment(1);
-                begun = solver.storage.on_writes_thread(write()).await;
+                begun = solver.store_question(question_to_store).await;
             }
             if let Ok(Ok(begun)) = &begun {
                 if titled {
@@ -914,11 +913,7 @@ impl Solver {
     async fn store_title(&self, conversation: ConversationId, provisional: &str, title: &str) -> bool {
         let mut pauses = TITLE_RETRIES.iter();
         loop {
-            match self
-                .storage
-                .set_generated_title(conversation, provisional, title)
-                .await
-            {
+            match self.store_title_once(conversation, provisional, title).await {
                 Ok(stored) => return stored,
                 Err(err) => match pauses.next() {
                     Some(pause) => {

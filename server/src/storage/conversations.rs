@@ -119,6 +119,80 @@ macro_rules! finish_in {
 }
 pub(super) use finish_in;
 
+/// In transaction `$tx`: what question `$new` (a [`NewQuestion`]) writes
+/// at `$now` (see [`Storage::begin_question`]), as a
+/// `Result<Result<Begun, Refused>>`. A refusal comes after its writes: the
+/// caller rolls them back.
+macro_rules! question_in {
+    ($tx:expr, $new:expr, $now:expr) => {{
+        let (new, now): (&NewQuestion<'_>, i64) = ($new, $now);
+        let reservation = &new.reservation;
+        let conversation = match new.conversation {
+            Some(id) => sqlx::query_as::<_, Conversation>(
+                "UPDATE conversations SET updated_at = $1 WHERE id = $2 AND user_id = $3
+                 RETURNING id, user_id, title, subject, created_at, updated_at",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(new.user)
+            .fetch_optional(&mut *$tx)
+            .await?
+            .ok_or(StorageError::NotFound("conversation"))?,
+            None => {
+                sqlx::query_as::<_, Conversation>(
+                    "INSERT INTO conversations (user_id, title, subject, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4)
+                 RETURNING id, user_id, title, subject, created_at, updated_at",
+                )
+                .bind(new.user)
+                .bind(new.title)
+                .bind(new.subject)
+                .bind(now)
+                .fetch_one(&mut *$tx)
+                .await?
+            }
+        };
+        let question = sqlx::query_as::<_, Message>(
+            "INSERT INTO messages (conversation_id, role, content, status, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, conversation_id, role, content, status, error, created_at",
+        )
+        .bind(conversation.id)
+        .bind(super::Role::User)
+        .bind(new.question)
+        .bind(MessageStatus::Complete)
+        .bind(now)
+        .fetch_one(&mut *$tx)
+        .await?;
+        super::images::attach_images!($tx, new.user, question.id, new.images, new.transcribed, now);
+        let answer = insert_answer!(
+            $tx,
+            conversation.id,
+            new.model_id,
+            reservation.micros,
+            reservation.day.as_str(),
+            Some(new.lease),
+            now
+        );
+        // The limits last: the day's row, which every question updates,
+        // stays locked only until the commit right after.
+        match super::spending::admit_in!(
+            $tx,
+            new.user,
+            reservation.day.as_str(),
+            new.limits,
+            reservation.micros
+        ) {
+            Some(refused) => Ok(Err(refused)),
+            None => Ok(Ok(Begun {
+                conversation,
+                question,
+                answer,
+            })),
+        }
+    }};
+}
+
 impl Storage {
     pub async fn create_conversation(
         &self,
@@ -147,68 +221,48 @@ impl Storage {
     /// nothing written.
     pub async fn begin_question(&self, new: &NewQuestion<'_>) -> Result<std::result::Result<Begun, Refused>> {
         let now = now_millis();
-        let reservation = &new.reservation;
         on_pool!(self, pool => {
             let mut tx = begin_write!(pool).await?;
-            let conversation = match new.conversation {
-                Some(id) => sqlx::query_as::<_, Conversation>(
-                    "UPDATE conversations SET updated_at = $1 WHERE id = $2 AND user_id = $3
-                     RETURNING id, user_id, title, subject, created_at, updated_at",
-                )
-                .bind(now)
-                .bind(id)
-                .bind(new.user)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StorageError::NotFound("conversation"))?,
-                None => sqlx::query_as::<_, Conversation>(
-                    "INSERT INTO conversations (user_id, title, subject, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $4)
-                     RETURNING id, user_id, title, subject, created_at, updated_at",
-                )
-                .bind(new.user)
-                .bind(new.title)
-                .bind(new.subject)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?,
-            };
-            let question = sqlx::query_as::<_, Message>(
-                "INSERT INTO messages (conversation_id, role, content, status, created_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 RETURNING id, conversation_id, role, content, status, error, created_at",
-            )
-            .bind(conversation.id)
-            .bind(super::Role::User)
-            .bind(new.question)
-            .bind(MessageStatus::Complete)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            super::images::attach_images!(tx, new.user, question.id, new.images, new.transcribed, now);
-            let answer = insert_answer!(
-                tx,
-                conversation.id,
-                new.model_id,
-                reservation.micros,
-                reservation.day.as_str(),
-                Some(new.lease),
-                now
-            );
-            // The limits last: the day's row, which every question updates,
-            // stays locked only until the commit right after. A refusal
-            // rolls everything above back.
-            if let Some(refused) =
-                super::spending::admit_in!(tx, new.user, reservation.day.as_str(), new.limits, reservation.micros)
-            {
-                return Ok(Err(refused));
+            let begun = async { question_in!(tx, new, now) }.await?;
+            // A refusal rolls everything back (the transaction is dropped).
+            if begun.is_ok() {
+                tx.commit().await?;
+            }
+            Ok(begun)
+        })
+    }
+
+    /// Several questions in ONE transaction (group commit): each as
+    /// [`Self::begin_question`] writes it, in a savepoint of its own, so a
+    /// refused or failing question leaves nothing and the others are kept.
+    /// The outer error: the transaction could not begin or commit, and
+    /// none was written.
+    ///
+    /// SQLite's WAL takes whole pages, and one question changes about a
+    /// dozen (the ends of the conversations', messages', leases' tables and
+    /// of their indexes, the day's rows): questions written together share
+    /// them.
+    #[tracing::instrument(skip_all, fields(questions = news.len()))]
+    pub async fn begin_questions(
+        &self,
+        news: &[NewQuestion<'_>],
+    ) -> Result<Vec<Result<std::result::Result<Begun, Refused>>>> {
+        let now = now_millis();
+        on_pool!(self, pool => {
+            let mut tx = begin_write!(pool).await?;
+            let mut results = Vec::with_capacity(news.len());
+            for new in news {
+                let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+                let begun = async { question_in!(savepoint, new, now) }.await;
+                if matches!(begun, Ok(Ok(_))) {
+                    savepoint.commit().await?;
+                } else {
+                    savepoint.rollback().await?;
+                }
+                results.push(begun);
             }
             tx.commit().await?;
-            Ok(Ok(Begun {
-                conversation,
-                question,
-                answer,
-            }))
+            Ok(results)
         })
     }
 
@@ -631,6 +685,28 @@ impl Storage {
             .await
             .map(|done| done.rows_affected() == 1))?,
         )
+    }
+
+    /// [`Self::set_generated_title`] for several conversations, in ONE
+    /// transaction (SQLite: on the writer, the titles of a flush interval
+    /// sharing their pages); for each, whether it was stored.
+    #[tracing::instrument(skip_all, fields(titles = titles.len()))]
+    pub async fn set_generated_titles(&self, titles: &[(ConversationId, &str, &str)]) -> Result<Vec<bool>> {
+        on_pool!(self, pool => {
+            let mut tx = begin_write!(pool).await?;
+            let mut stored = Vec::with_capacity(titles.len());
+            for (id, provisional, title) in titles {
+                let done = sqlx::query("UPDATE conversations SET title = $1 WHERE id = $2 AND title = $3")
+                    .bind(title)
+                    .bind(id)
+                    .bind(provisional)
+                    .execute(&mut *tx)
+                    .await?;
+                stored.push(done.rows_affected() == 1);
+            }
+            tx.commit().await?;
+            Ok(stored)
+        })
     }
 
     /// Deletes the user's conversation and its messages (ON DELETE CASCADE).

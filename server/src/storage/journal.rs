@@ -140,23 +140,25 @@ impl Storage {
         Ok(self.flush(chunks, &[]).await?.journal)
     }
 
-    /// Whether answers' ends are best recorded together, by a flush
-    /// ([`Self::flush`]), rather than each in a transaction of its own.
+    /// Whether writes are best grouped: answers' ends recorded together by
+    /// a flush ([`Self::flush`]), questions waiting for the writer written
+    /// together ([`Self::begin_questions`]), rather than each in a
+    /// transaction of its own.
     ///
-    /// SQLite: yes. Its WAL takes whole pages, so ends recorded together
-    /// share the pages every end writes (the messages' and the day's rows,
-    /// the leases, the search backlog), and there is one writer anyway.
+    /// SQLite: yes. Its WAL takes whole pages, so ends or questions written
+    /// together share the pages each writes (the messages' and the day's
+    /// rows, the leases, the search backlog), and there is one writer anyway.
     /// PostgreSQL: no. Its WAL takes records, not pages, and one
     /// transaction holding the row locks of many ends (students' days,
     /// leases, messages) deadlocked against other replicas' flushes,
     /// questions, heartbeats and sweeps (seen with three replicas).
-    pub fn groups_ends(&self) -> bool {
+    pub fn groups_writes(&self) -> bool {
         matches!(self, Storage::Sqlite(_))
     }
 
     /// One flush, in ONE transaction (group commit): a journal row with
     /// `chunks`, and how each answer of `ends` ended ([`finish_in!`]).
-    /// The solver gives it ends only where [`Self::groups_ends`]. Where an
+    /// The solver gives it ends only where [`Self::groups_writes`]. Where an
     /// end shares the transaction, it is rolled back alone if it fails (a
     /// savepoint) and reported in [`Flushed::ends`]; a failure of the
     /// journal row, of a lone end or of the commit fails the whole flush. On PostgreSQL

@@ -346,7 +346,7 @@ async fn connect_sqlite(settings: &DatabaseSettings) -> Result<SqlitePool> {
         // A checkpoint copies each changed page once however often it
         // changed: fewer, larger checkpoints (≈ 10 MB of WAL between them)
         // write the hot pages (the journal's end, the day's rows) less often.
-        .pragma("wal_autocheckpoint", "10000")
+        .pragma("wal_autocheckpoint", settings.sqlite_checkpoint_pages.to_string())
         .busy_timeout(Duration::from_secs(5));
     let file = options.get_filename();
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -72,10 +72,7 @@ impl TestDatabase {
     }
 
     pub fn settings(&self) -> DatabaseSettings {
-        DatabaseSettings {
-            url: self.url.clone(),
-            max_connections: 5,
-        }
+        DatabaseSettings::new(self.url.clone(), 5)
     }
 
     pub async fn storage(&self) -> Storage {

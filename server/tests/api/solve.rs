@@ -1185,10 +1185,10 @@ async fn terminated_database_connections_mid_answer_lose_nothing() {
         .unwrap();
     let followed = live(&setup, asked.answer.id).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let admin = weasel_server::storage::Storage::connect(&weasel_server::config::DatabaseSettings {
-        url: setup._db.url.clone(),
-        max_connections: 1,
-    })
+    let admin = weasel_server::storage::Storage::connect(&weasel_server::config::DatabaseSettings::new(
+        setup._db.url.clone(),
+        1,
+    ))
     .await
     .unwrap();
     if let Storage::Postgres(pool) = &admin {

@@ -755,3 +755,106 @@ async fn search_sees_stored_text_at_once_though_the_index_is_batched() {
     })
     .await;
 }
+
+/// Questions written together (SQLite's group commit) keep each its own
+/// outcome: one for a conversation that is not the student's fails alone,
+/// one past the student's daily limit is refused alone, and neither leaves
+/// a row or a count behind; the others are written whole.
+#[tokio::test]
+async fn questions_written_together_keep_each_its_own_outcome() {
+    use weasel_server::{
+        spending::DailyLimits,
+        storage::{NewQuestion, Refused, Reservation},
+    };
+    on_each_backend(|backend, storage| async move {
+        let (ana, ben) = (
+            user(&storage, "batch-a@example.com").await,
+            user(&storage, "batch-b@example.com").await,
+        );
+        let bens = storage
+            .create_conversation(ben, Subject::Korean, "벤의 대화")
+            .await
+            .unwrap();
+        let day = "2026-12-06";
+        let limits = DailyLimits {
+            answers_per_student: 1,
+            ..Default::default()
+        };
+        let ask = |user: UserId, conversation: Option<ConversationId>, text: &'static str| NewQuestion {
+            user,
+            conversation,
+            subject: Subject::Korean,
+            title: text,
+            question: text,
+            images: &[],
+            transcribed: false,
+            model_id: "model",
+            reservation: Reservation {
+                day: day.to_string(),
+                micros: 10,
+            },
+            limits: &limits,
+            lease: ("writer-1", std::time::Duration::from_secs(10)),
+        };
+        let batch = [
+            ask(ana, None, "가 문제"),
+            ask(ana, Some(bens.id), "남의 대화에 묻기"),
+            ask(ben, None, "나 문제"),
+            ask(ben, None, "한도를 넘은 문제"),
+        ];
+        let results = storage.begin_questions(&batch).await.expect("the batch commits");
+        let kinds: Vec<String> = results
+            .iter()
+            .map(|r| match r {
+                Ok(Ok(begun)) => format!("begun {}", begun.question.content),
+                Ok(Err(refused)) => format!("refused {refused:?}"),
+                Err(err) => format!("failed {err}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "begun 가 문제",
+                "failed conversation not found",
+                "begun 나 문제",
+                &format!("refused {:?}", Refused::StudentAnswers),
+            ],
+            "{backend:?}"
+        );
+        for result in &results {
+            if let Ok(Ok(begun)) = result {
+                let messages = storage.messages(begun.conversation.id).await.unwrap();
+                assert_eq!(messages.len(), 2, "{backend:?}: the question and its answer");
+                assert_eq!(messages[1].status, MessageStatus::Streaming, "{backend:?}");
+            }
+        }
+        let titles = |user| {
+            let storage = storage.clone();
+            async move {
+                let mut titles: Vec<String> = storage
+                    .conversations(user, 10)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| c.title)
+                    .collect();
+                titles.sort();
+                titles
+            }
+        };
+        assert_eq!(titles(ana).await, ["가 문제"], "{backend:?}");
+        assert_eq!(titles(ben).await, ["나 문제", "벤의 대화"], "{backend:?}");
+        assert!(
+            storage.messages(bens.id).await.unwrap().is_empty(),
+            "{backend:?}: the failed question wrote nothing"
+        );
+        let counted = |user| {
+            let storage = storage.clone();
+            async move { storage.student_use(user, day, day).await.unwrap().answers }
+        };
+        assert_eq!((counted(ana).await, counted(ben).await), (1, 1), "{backend:?}");
+        let totals = storage.day_totals(day).await.unwrap();
+        assert_eq!((totals.answers, totals.reserved_micros), (2, 20), "{backend:?}");
+    })
+    .await;
+}
