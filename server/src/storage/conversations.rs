@@ -141,8 +141,8 @@ macro_rules! question_in {
             None => {
                 sqlx::query_as::<_, Conversation>(
                     "INSERT INTO conversations (user_id, title, subject, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $4)
-                 RETURNING id, user_id, title, subject, created_at, updated_at",
+                     VALUES ($1, $2, $3, $4, $4)
+                     RETURNING id, user_id, title, subject, created_at, updated_at",
                 )
                 .bind(new.user)
                 .bind(new.title)

@@ -188,10 +188,10 @@ impl WritePool for PgPool {
     }
 }
 
-/// A thread of its own for SQLite's busiest write transactions: every
-/// question's (`begin_question`) and the flusher's (text, ends, search
-/// index). The rest stay where they are called: a generated title is one
-/// statement, renames and deletes are rare.
+/// A thread of its own for SQLite's busiest write transactions: the
+/// questions' (`begin_questions`, several at a time) and the flusher's
+/// (text, ends, titles, search index). The rest stay where they are
+/// called: renames and deletes are rare.
 ///
 /// Each statement of a transaction is a round trip to the connection's
 /// worker thread; a task of the main runtime that awaits it goes back into
