@@ -302,7 +302,10 @@ fn follow(solver: Arc<Solver>, user: UserId, id: MessageId, from: usize) -> impl
                                     break;
                                 }
                                 Err(broadcast::error::TryRecvError::Empty) => break,
-                                Err(_) => {
+                                Err(err) => {
+                                    if matches!(err, broadcast::error::TryRecvError::Lagged(_)) {
+                                        metrics::counter!("weasel_readers_lagged_total").increment(1);
+                                    }
                                     then = Some(None);
                                     break;
                                 }
@@ -327,7 +330,12 @@ fn follow(solver: Arc<Solver>, user: UserId, id: MessageId, from: usize) -> impl
                         return;
                     }
                     // Lagged: catch up from the text so far. Closed: look again.
-                    Err(_) => break,
+                    Err(err) => {
+                        if matches!(err, broadcast::error::RecvError::Lagged(_)) {
+                            metrics::counter!("weasel_readers_lagged_total").increment(1);
+                        }
+                        break;
+                    }
                 }
             }
         }

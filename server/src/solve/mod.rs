@@ -144,13 +144,19 @@ pub struct Subscription {
     pub events: broadcast::Receiver<LiveEvent>,
 }
 
+/// Deltas an answer keeps for its followers. Each slot is allocated up
+/// front, per answer, and keeps its last delta until overwritten: 64 events
+/// are two and a half seconds of text at 25 tokens/s. A follower further
+/// behind is told it lagged and continues from the text so far (one copy),
+/// losing nothing (`weasel_readers_lagged_total` counts those catch-ups).
+/// 16 slots saved 2–3 KiB per open stream (`answer_bench`, 2026-12-06), but
+/// a burst of deltas (a model's events arriving together, a busy pod) then
+/// overran every follower at once, each one copying the text to catch up.
+const LIVE_EVENTS: usize = 64;
+
 impl LiveAnswer {
     fn new(text: String, cancel: CancellationToken, owner: Option<UserId>) -> Arc<Self> {
-        // Each slot is allocated up front, per answer, and keeps its last
-        // delta until overwritten: 64 events is two and a half seconds of
-        // text at 25 tokens/s. A follower further behind is told it lagged
-        // and continues from the text so far (one copy), losing nothing.
-        let (events, _) = broadcast::channel(64);
+        let (events, _) = broadcast::channel(LIVE_EVENTS);
         Arc::new(LiveAnswer {
             state: Mutex::new(LiveState { text, ended: None }),
             persisted: AtomicUsize::new(0),

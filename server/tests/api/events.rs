@@ -20,22 +20,31 @@ async fn read_events(response: reqwest::Response, mut stop: impl FnMut(&[Sse]) -
     while let Some(Ok(chunk)) = body.next().await {
         // Bytes first: a network chunk may end inside a multi-byte character.
         buffer.extend_from_slice(&chunk);
-        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-            let raw = String::from_utf8(buffer.drain(..end + 2).collect()).expect("whole events are UTF-8");
-            let field = |name: &str| raw.lines().find_map(|l| l.strip_prefix(name)).map(str::to_string);
-            if let Some(event) = field("event: ") {
-                events.push(Sse {
-                    id: field("id: ").and_then(|v| v.parse().ok()),
-                    event,
-                    data: serde_json::from_str(&field("data: ").unwrap_or_default()).unwrap_or_default(),
-                });
-                if stop(&events) {
-                    return events;
-                }
-            }
+        if take_events(&mut buffer, &mut events, &mut stop) {
+            return events;
         }
     }
     events
+}
+
+/// Moves the whole events at the start of `buffer` into `events`; true as
+/// soon as `stop` says so.
+fn take_events(buffer: &mut Vec<u8>, events: &mut Vec<Sse>, stop: &mut impl FnMut(&[Sse]) -> bool) -> bool {
+    while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+        let raw = String::from_utf8(buffer.drain(..end + 2).collect()).expect("whole events are UTF-8");
+        let field = |name: &str| raw.lines().find_map(|l| l.strip_prefix(name)).map(str::to_string);
+        if let Some(event) = field("event: ") {
+            events.push(Sse {
+                id: field("id: ").and_then(|v| v.parse().ok()),
+                event,
+                data: serde_json::from_str(&field("data: ").unwrap_or_default()).unwrap_or_default(),
+            });
+            if stop(events) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Applies an event's HTML patch as the browser does: truncate to `at`, append.
@@ -208,22 +217,70 @@ async fn nobody_else_can_read_an_answer() {
 
 /// A reader that stops reading holds nobody up: the answer is written to
 /// the end while it sleeps, another reader gets every byte on time, and the
-/// sleeper, once it reads again, gets exactly the stored text (it fell out
-/// of the live buffer and was caught up from the text so far).
+/// sleeper, once it reads again, gets exactly the stored text. The answer's
+/// events (400 KB of text, 40,000 deltas, several MB) are more than the
+/// kernel holds for a socket nobody reads (on loopback the server's send
+/// buffer starts above a megabyte; the sleeper's receive buffer is a few
+/// KB), so the server cannot write to it for most of the answer: the
+/// sleeper falls out of the live buffer and is caught up from the text so
+/// far, which `weasel_readers_lagged_total` counts. (With 100 KB it never
+/// fell behind: everything fitted in the socket's buffers.)
 #[tokio::test]
 async fn a_reader_that_stops_reading_holds_nobody_up() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let client = app.signed_up("sleeper@example.com").await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let metrics = format!("http://{}/metrics", app.metrics_addr.expect("metrics listener"));
+    // The recorder is the process's: other tests' readers may count too.
+    let lagged = || async {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix("weasel_readers_lagged_total ")?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    };
+    // A browser whose session cookie this test can hand to a raw socket.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = app
+        .sign_up_and_confirm(&client, "sleeper@example.com", common::PASSWORD)
+        .await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
     let form = [
         ("subject", "korean"),
-        ("question", "아주 긴 풀이 [[bytes:100000]] [[pace:0]]"),
+        ("question", "아주 긴 풀이 [[bytes:400000]] [[pace:0]]"),
     ];
     let asked: Value = app.call(&client, "ask", &form).await.json().await.unwrap();
     let answer = asked["answer"].as_i64().unwrap();
-    let url = app.url(&format!("/api/answers/{answer}/events"));
+    let path = format!("/api/answers/{answer}/events");
+    let url = app.url(&path);
+    let cookie = {
+        use reqwest::cookie::CookieStore;
+        jar.cookies(&url.parse().unwrap()).expect("signed in")
+    };
 
-    // The sleeper connects first, then reads nothing until the end.
-    let sleeper = client.get(&url).send().await.unwrap();
+    // The sleeper connects first, then reads nothing until the end. HTTP/1.0:
+    // the body runs to the connection's close, unchunked.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut sleeper = socket.connect(app.addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {}\r\nAccept: text/event-stream\r\nCookie: {}\r\n\r\n",
+        app.addr,
+        cookie.to_str().unwrap()
+    );
+    sleeper.write_all(request.as_bytes()).await.unwrap();
     let awake = client.get(&url).send().await.unwrap();
     let on_time = read_events(awake, |events| events.last().is_some_and(|e| e.event == "done")).await;
     let text_of = |events: &[Sse]| {
@@ -253,9 +310,35 @@ async fn a_reader_that_stops_reading_holds_nobody_up() {
     );
     assert_eq!(read_on_time, stored);
 
-    let late = read_events(sleeper, |events| events.last().is_some_and(|e| e.event == "done")).await;
+    let lagged_before = lagged().await;
+    let mut raw = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(30), sleeper.read_to_end(&mut raw))
+        .await
+        .expect("the stream ends after its last event")
+        .unwrap();
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    assert!(
+        raw.starts_with(b"HTTP/1.0 200"),
+        "{}",
+        String::from_utf8_lossy(&raw[..head_end])
+    );
+    let (mut body, mut late) = (raw.split_off(head_end), Vec::new());
+    take_events(&mut body, &mut late, &mut |_| false);
     assert_eq!(late.last().unwrap().event, "done");
     assert_eq!(text_of(&late), stored, "the sleeper gets every byte, once");
+    assert!(
+        late.iter().filter(|e| e.event == "delta").count()
+            < on_time.iter().filter(|e| e.event == "delta").count(),
+        "the sleeper got the text it missed in one piece"
+    );
+    assert!(
+        lagged().await > lagged_before,
+        "the sleeper's catch-up is counted"
+    );
     app.stop().await;
 }
 
