@@ -237,14 +237,7 @@ async fn a_reader_that_stops_reading_holds_nobody_up() {
     // The recorder is the process's: other tests' readers may count too.
     let lagged = || async {
         let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
-        text.lines()
-            .find_map(|line| {
-                line.strip_prefix("weasel_readers_lagged_total ")?
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-            })
-            .unwrap_or(0.0)
+        crate::metrics::value(&text, "weasel_readers_lagged_total").unwrap_or(0.0)
     };
     // A browser whose session cookie this test can hand to a raw socket.
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());

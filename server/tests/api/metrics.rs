@@ -29,7 +29,7 @@ async fn scrape_until_true(url: &str, ready: impl Fn(&str) -> bool) -> String {
 }
 
 /// The value of `series`, if it is there.
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
